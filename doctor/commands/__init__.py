@@ -1,0 +1,1 @@
+"""One module per `drdoctor` sub-command; each exposes `main(argv) -> int`."""

@@ -1,0 +1,1 @@
+"""The hardened DiffRhythm generation process: `python -m runner`, events on stdout only."""
