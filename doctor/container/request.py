@@ -1,0 +1,181 @@
+"""`drdoctor container run generate` arguments -> the container's mounts and the runner's arguments.
+
+The options are those of `drdoctor generate` / `python -m runner`. Host paths become container paths:
+  model folder  -> /models (read-only)      output folder -> /out (read-write; run folders in /out/runs)
+  --lyrics FILE -> /in/lyrics/NAME (ro)     --ref-audio FILE -> /in/ref/NAME (ro)
+  --model-file ROLE=FILE -> /in/model-files/ROLE/NAME (ro)
+  --bundle DIR  -> /in/bundle (ro)          --diffrhythm DIR -> /in/diffrhythm (ro; default: the image's)
+  --out NAME    -> /out/NAME (relative to the output folder; an absolute path must lie inside it)
+  --resume DIR  -> /out/... (a run folder inside the output folder)
+On a remote engine (ssh://, tcp://) the folders are the engine machine's; the lyrics file and the
+reference clip are copied into the container (/tmp/drdoctor/in/...) since that machine lacks them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from runner.events import ExitCode
+
+IMAGE_CHECKOUT = "/opt/DiffRhythm"
+MODELS = "/models"
+OUT = "/out"
+UPLOADS = "/tmp/drdoctor"  # where a remote engine gets the lyrics / reference clip (copied, not mounted)
+
+
+class RequestError(Exception):
+    def __init__(self, message: str, remedy: str, code: int = int(ExitCode.BAD_INPUT)):
+        super().__init__(message)
+        self.message, self.remedy, self.code = message, remedy, code
+
+
+def add_generate_arguments(p: argparse.ArgumentParser) -> None:
+    """The runner's options (runner/request.py), in the same spelling."""
+    p.add_argument("--lyrics", metavar="SONG.lrc", help="timed lyrics; none = instrumental")
+    style = p.add_mutually_exclusive_group()
+    style.add_argument("--style", metavar="TEXT", help="style prompt")
+    style.add_argument("--ref-audio", metavar="CLIP", help="reference clip for the style (>= 10 s)")
+    p.add_argument("--length", type=float, help="seconds: 95 (base model) or 96-285 (full model)")
+    p.add_argument("--steps", type=int, help="sampling steps (default 32)")
+    p.add_argument("--cfg", type=float, help="guidance strength (default 4.0)")
+    p.add_argument("--seed", type=int, help="noise seed (default: random, recorded)")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:INDEX (inside the container)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode")
+    p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
+    p.add_argument("--diffrhythm", metavar="DIR", help="a checkout to use instead of the image's own")
+    p.add_argument("--models", metavar="DIR", help="host folder with the model files (mounted at /models, ro)")
+    p.add_argument("--model-file", action="append", metavar="ROLE=PATH",
+                   help="one model file outside the model folder (mounted read-only)")
+    p.add_argument("--bundle", metavar="DIR", help="a tiny self-test bundle instead of a checkout")
+    p.add_argument("--out", metavar="SONG.wav", help="file name in the output folder (default song.wav)")
+    p.add_argument("--run-dir", metavar="DIR", help="where run folders go, inside the output folder (default runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder (inside the output folder)")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 6)")
+    p.add_argument("--fault", action="append", metavar="NAME", help="self-test fault switch")
+
+
+@dataclass
+class Mount:
+    source: str  # host path
+    target: str  # container path
+    read_only: bool
+
+
+@dataclass
+class ContainerRequest:
+    args: list[str]  # the runner's arguments inside the container
+    mounts: list[Mount] = field(default_factory=list)
+    output_dir: Path | None = None
+    # small input files copied into the container before it starts (remote engines): (host, container)
+    uploads: list[tuple[str, str]] = field(default_factory=list)
+
+    def upload_archive(self) -> bytes:
+        """The uploads as one tar to extract at "/" (the image's /tmp exists and is world-writable)."""
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for host, target in self.uploads:
+                data = Path(host).read_bytes()
+                info = tarfile.TarInfo(target.lstrip("/"))
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def docker_mounts(self):
+        from docker.types import Mount as SdkMount
+
+        return [SdkMount(m.target, m.source, type="bind", read_only=m.read_only) for m in self.mounts]
+
+
+def _inside(path: Path, folder: Path) -> PurePosixPath | None:
+    try:
+        return PurePosixPath(path.resolve().relative_to(folder.resolve()).as_posix())
+    except ValueError:
+        return None
+
+
+def translate(ns: argparse.Namespace, models: str | None, output: str, check_local: bool = True) -> ContainerRequest:
+    """Raises RequestError (exit 2 for a bad path, 3 for a missing model folder)."""
+    out_dir = Path(output).expanduser().absolute()
+    req = ContainerRequest(args=[], output_dir=out_dir)
+    args = req.args
+
+    def host_file(value: str, what: str, target_dir: str, is_dir: bool = False, upload: bool = False) -> str:
+        """A read-only bind mount; on a remote engine an `upload` file (lyrics, clip) is copied in instead,
+        since the engine's machine does not have it."""
+        path = Path(value).expanduser().absolute()
+        local = check_local or upload
+        if local and not (path.is_dir() if is_dir else path.is_file()):
+            raise RequestError(f"{what} {value} does not exist", f"pass an existing {'folder' if is_dir else 'file'}")
+        target = target_dir if is_dir else f"{target_dir}/{path.name}"
+        if upload and not check_local:
+            target = f"{UPLOADS}{target}"
+            req.uploads.append((str(path), target))
+        else:
+            req.mounts.append(Mount(str(path), target, True))
+        return target
+
+    if not models:
+        raise RequestError(
+            "no model folder: the container holds no weights",
+            "pass --models DIR or set [container] models (or [models] dir) in drdoctor's config",
+            int(ExitCode.ENVIRONMENT),
+        )
+    models_path = Path(models).expanduser().absolute()
+    if check_local and not models_path.is_dir():
+        raise RequestError(f"model folder {models} does not exist", "pass --models DIR with the weights",
+                           int(ExitCode.ENVIRONMENT))
+    req.mounts.append(Mount(str(models_path), MODELS, True))
+    if check_local:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    req.mounts.append(Mount(str(out_dir), OUT, False))
+
+    if ns.lyrics:
+        args += ["--lyrics", host_file(ns.lyrics, "lyrics file", "/in/lyrics", upload=True)]
+    if ns.style is not None:
+        args += ["--style", ns.style]
+    if ns.ref_audio:
+        args += ["--ref-audio", host_file(ns.ref_audio, "reference audio", "/in/ref", upload=True)]
+    for name in ("length", "steps", "cfg", "seed", "device", "dtype", "timeout"):
+        value = getattr(ns, name)
+        if value is not None:
+            args += [f"--{name}", str(value)]
+    if ns.chunked is not None:
+        args.append("--chunked" if ns.chunked else "--no-chunked")
+    if ns.bundle:
+        args += ["--bundle", host_file(ns.bundle, "bundle", "/in/bundle", is_dir=True)]
+    elif ns.diffrhythm:
+        args += ["--diffrhythm", host_file(ns.diffrhythm, "DiffRhythm checkout", "/in/diffrhythm", is_dir=True)]
+    else:
+        args += ["--diffrhythm", IMAGE_CHECKOUT]
+    args += ["--models", MODELS]
+    for item in ns.model_file or ():
+        role, sep, value = item.partition("=")
+        if not sep or not role or not value:
+            raise RequestError(f"--model-file {item!r} is not ROLE=PATH", "write --model-file cfm=/path/to/cfm_model.pt")
+        args += ["--model-file", f"{role}={host_file(value, f'{role} model file', f'/in/model-files/{role}')}"]
+    args += ["--out", _out_path(ns.out or "song.wav", out_dir, "--out")]
+    args += ["--run-dir", _out_path(ns.run_dir or "runs", out_dir, "--run-dir")]
+    if ns.resume:
+        args += ["--resume", _out_path(ns.resume, out_dir, "--resume", cwd_relative=True)]
+    for fault in ns.fault or ():
+        args += ["--fault", fault]
+    return req
+
+
+def _out_path(value: str, out_dir: Path, option: str, cwd_relative: bool = False) -> str:
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = (Path.cwd() / path) if cwd_relative and (Path.cwd() / path).exists() else out_dir / path
+    rel = _inside(path, out_dir)
+    if rel is None:
+        raise RequestError(
+            f"{option} {value} lies outside the output folder {out_dir}",
+            f"give a path inside it (relative paths are taken inside it) or choose the output folder with --output",
+        )
+    return str(PurePosixPath(OUT) / rel) if str(rel) != "." else OUT

@@ -1,0 +1,140 @@
+"""What `drdoctor container status` reports: engine reachable, its version, the image, GPU support."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from doctor.container.endpoint import Endpoint, connect
+from doctor.container.problems import TOOLKIT_REMEDY, DockerProblem, classify_connect_error, is_wsl
+
+
+@dataclass
+class ImageFacts:
+    ref: str
+    present: bool
+    id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    size: int | None = None
+    created: str | None = None
+
+
+@dataclass
+class Status:
+    endpoint: str
+    source: str
+    reachable: bool
+    problem: dict | None = None
+    server_version: str | None = None
+    api_version: str | None = None
+    os: str | None = None
+    runtimes: list[str] = field(default_factory=list)
+    default_runtime: str | None = None
+    cdi_spec_dirs: list[str] = field(default_factory=list)
+    gpu: str = "unknown"  # "nvidia-runtime" | "cdi" | "not-configured" | "unknown"
+    image: ImageFacts | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": 1, **asdict(self)}
+
+
+def gpu_support(info: dict[str, Any]) -> str:
+    runtimes = info.get("Runtimes") or {}
+    if "nvidia" in runtimes or str(info.get("DefaultRuntime", "")).startswith("nvidia"):
+        return "nvidia-runtime"
+    if info.get("CDISpecDirs"):
+        return "cdi"
+    return "not-configured"
+
+
+def image_facts(client, ref: str) -> ImageFacts:
+    import docker
+
+    try:
+        image = client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return ImageFacts(ref=ref, present=False)
+    attrs = image.attrs
+    return ImageFacts(
+        ref=ref, present=True, id=image.id, tags=list(image.tags), size=attrs.get("Size"),
+        created=attrs.get("Created"),
+    )
+
+
+def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0) -> Status:
+    import docker
+
+    status = Status(endpoint=endpoint.url, source=endpoint.source, reachable=False)
+    try:
+        client = connect(endpoint, timeout=timeout)
+        version = client.version()
+        info = client.info()
+    except docker.errors.DockerException as exc:
+        status.problem = classify_connect_error(exc, endpoint, wsl=is_wsl()).to_json()
+        return status
+    try:
+        status.reachable = True
+        status.server_version = version.get("Version")
+        status.api_version = version.get("ApiVersion")
+        status.os = info.get("OperatingSystem")
+        status.runtimes = sorted((info.get("Runtimes") or {}).keys())
+        status.default_runtime = info.get("DefaultRuntime")
+        status.cdi_spec_dirs = list(info.get("CDISpecDirs") or [])
+        status.gpu = gpu_support(info)
+        if image:
+            status.image = image_facts(client, image)
+    finally:
+        client.close()
+    return status
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def render(status: Status) -> list[str]:
+    lines = [f"engine     {status.endpoint}  (from {status.source})"]
+    if not status.reachable:
+        problem = status.problem or {}
+        lines.append(f"  FAIL     {problem.get('message', 'unreachable')}")
+        lines.append(f"  fix:     {problem.get('remedy', '')}")
+        return lines
+    lines.append(f"  ok       Docker Engine {status.server_version} (API {status.api_version}) on {status.os}")
+    if status.gpu == "nvidia-runtime":
+        lines.append("  ok       GPU: the nvidia runtime is registered (`--gpus all` should work)")
+    elif status.gpu == "cdi":
+        lines.append(f"  ok       GPU: CDI spec folders {', '.join(status.cdi_spec_dirs)} (needs nvidia CDI specs)")
+    else:
+        lines.append(
+            f"  warn     GPU: no nvidia runtime registered (runtimes: {', '.join(status.runtimes) or 'none'}); "
+            "the engine may still have the NVIDIA hook, `run` will tell"
+        )
+        lines.append(f"  fix:     {TOOLKIT_REMEDY}")
+    if status.image is not None:
+        image = status.image
+        if image.present:
+            tags = ", ".join(image.tags) or "untagged"
+            lines.append(
+                f"image      {image.ref}\n  ok       present: {tags}, {_size(image.size)}, created {image.created}"
+            )
+        else:
+            lines.append(f"image      {image.ref}\n  FAIL     not present on this engine")
+            lines.append("  fix:     `drdoctor container pull` (a published image) or `drdoctor container build`")
+    return lines
+
+
+def problem_of(status: Status) -> DockerProblem | None:
+    if status.problem:
+        p = status.problem
+        return DockerProblem(p["kind"], p["message"], p["remedy"], p["code"])
+    return None
