@@ -1,0 +1,176 @@
+"""torch.*: is the target environment's torch the build this machine's driver and GPU can run."""
+
+from __future__ import annotations
+
+import re
+
+from doctor import wheels
+from doctor.checks.gpu import cuda_text
+from doctor.checks.registry import check
+from doctor.facts import Facts
+from doctor.findings import Finding, Status
+
+
+def install_command(facts: Facts) -> str:
+    """The pip command that installs the build the table picks for this driver and GPU."""
+    g = facts.gpu
+    capability = next((d.compute_capability for d in g.devices if d.compute_capability), None)
+    choice = wheels.choose_variant(g.cuda_driver if g.driver_works else None, None, capability)
+    return (
+        f"{facts.python.python} -m pip install 'torch=={choice.torch_version}+{choice.variant}' "
+        f"--index-url {choice.index_url}"
+    )
+
+
+def _unreadable(check_id: str, facts: Facts) -> Finding | None:
+    py = facts.python
+    if py.error:
+        return Finding(check_id, Status.FAIL if check_id == "torch.build" else Status.SKIP,
+                       f"cannot read the packages of {py.python}", py.error)
+    if py.torch is None:
+        if check_id != "torch.build":
+            return Finding(check_id, Status.SKIP, f"no torch in {py.python}")
+        return Finding(
+            "torch.build", Status.FAIL, f"torch is not installed in {py.python}",
+            f"Install the build that fits this machine: {install_command(facts)}", fix="torch.reinstall",
+        )
+    return None
+
+
+@check("torch.build", "python", "gpu")
+def build(facts: Facts) -> Finding:
+    if problem := _unreadable("torch.build", facts):
+        return problem
+    t, g = facts.python.torch, facts.gpu
+    seen = f"torch {t.version} in {facts.python.python}"
+    if t.variant == "cpu" and g.driver_works:
+        return Finding(
+            "torch.build", Status.FAIL, f"{seen} is a CPU-only build, but an NVIDIA GPU with a working driver is here",
+            f"Generation would run on the CPU (tens of minutes instead of about a minute). Install the CUDA "
+            f"build: {install_command(facts)}", fix="torch.reinstall",
+        )
+    if t.hip:
+        return Finding("torch.build", Status.WARN, f"{seen} is a ROCm build", "It cannot use NVIDIA GPUs; on AMD GPUs drdoctor is untested.")
+    if t.cuda and not g.driver_works:
+        return Finding(
+            "torch.build", Status.INFO, f"{seen} is a CUDA {t.cuda} build, but no working NVIDIA driver is here",
+            "It runs on the CPU. A CPU build is several GB smaller: " + install_command(facts),
+        )
+    kind = f"CUDA {t.cuda} build" if t.cuda else "CPU build"
+    if facts.python.deep and facts.python.deep.error:
+        return Finding("torch.build", Status.FAIL, f"{seen}: importing torch fails", facts.python.deep.error, fix="torch.reinstall")
+    return Finding("torch.build", Status.OK, f"{seen} ({kind})")
+
+
+@check("torch.cuda_match", "python", "gpu", "platform")
+def cuda_match(facts: Facts) -> Finding:
+    if problem := _unreadable("torch.cuda_match", facts):
+        return problem
+    t, g = facts.python.torch, facts.gpu
+    if not t.cuda:
+        return Finding("torch.cuda_match", Status.SKIP, f"torch {t.version} is not a CUDA build")
+    if g.cuda_driver is None:
+        return Finding("torch.cuda_match", Status.SKIP, "no NVIDIA driver to match the build against")
+    built = wheels.version_tuple(t.cuda)[:2]
+    driver = g.cuda_driver
+    seen = f"torch {t.version} needs CUDA {t.cuda}; the driver {g.driver_version} supports {cuda_text(driver)}"
+    if built[0] < driver[0] or built <= driver:
+        return Finding("torch.cuda_match", Status.OK, seen)
+    requirement = wheels.driver_requirement(built)
+    if built[0] > driver[0]:
+        needed = f" (Linux driver >= {'.'.join(map(str, requirement[1]))})" if requirement else ""
+        return Finding(
+            "torch.cuda_match", Status.FAIL, seen,
+            f"A CUDA {built[0]}.x build needs a CUDA {built[0]}.x driver{needed}: torch.cuda.is_available() is False "
+            f"and the first CUDA call fails with 'The NVIDIA driver on your system is too old'. Update the driver, "
+            f"or install a build this driver runs: {install_command(facts)}", fix="torch.reinstall",
+        )
+    linux_numbers = facts.platform.kind != "wsl2" and g.driver_version
+    if requirement and linux_numbers and wheels.version_tuple(g.driver_version) < requirement[1]:
+        return Finding(
+            "torch.cuda_match", Status.FAIL, seen,
+            f"Driver {g.driver_version} is below the CUDA {built[0]}.x minor-version-compatibility floor "
+            f"{'.'.join(map(str, requirement[1]))}: CUDA will not start. Update the driver or run: {install_command(facts)}",
+            fix="torch.reinstall",
+        )
+    toolkit = f" (the CUDA {t.cuda} driver is {'.'.join(map(str, requirement[0]))})" if requirement else ""
+    return Finding(
+        "torch.cuda_match", Status.WARN, seen + toolkit,
+        "It runs through NVIDIA's minor-version compatibility: eager inference works, but code compiled at run "
+        "time (torch.compile, new PTX) can fail with 'the provided PTX was compiled with an unsupported "
+        f"toolchain'. Update the driver, or match the build to it: {install_command(facts)}", fix="torch.reinstall",
+    )
+
+
+def _arch_from_deep(arch_list: tuple[str, ...]) -> wheels.ArchSet | None:
+    sass, ptx = [], []
+    for item in arch_list:
+        found = re.fullmatch(r"(sm|compute)_(\d+)(\d)", item)
+        if found:
+            (sass if found.group(1) == "sm" else ptx).append((int(found.group(2)), int(found.group(3))))
+    return wheels.ArchSet(tuple(sass), max(ptx) if ptx else None) if sass or ptx else None
+
+
+@check("torch.arch", "python", "gpu")
+def arch(facts: Facts) -> Finding:
+    if problem := _unreadable("torch.arch", facts):
+        return problem
+    t, g = facts.python.torch, facts.gpu
+    if not t.cuda:
+        return Finding("torch.arch", Status.SKIP, f"torch {t.version} is not a CUDA build")
+    gpus = [d for d in g.devices if d.compute_capability]
+    if not gpus:
+        return Finding("torch.arch", Status.SKIP, "no GPU with a known compute capability")
+    deep = facts.python.deep
+    archs = _arch_from_deep(deep.arch_list) if deep and deep.arch_list else wheels.arch_set(t.version, t.variant)
+    if archs is None:
+        return Finding("torch.arch", Status.SKIP, f"the GPU code list of torch {t.version} is not in the table",
+                       "Run `drdoctor check --deep` to ask torch itself.")
+    bad = [d for d in gpus if not archs.runs_on(d.compute_capability)]
+    if not bad:
+        return Finding("torch.arch", Status.OK, f"torch {t.version} has GPU code for {', '.join(d.name for d in gpus)} ({archs.describe()})")
+    d = bad[0]
+    cc = d.compute_capability
+    age = "too new" if cc > max(archs.sass, default=(0, 0)) else "too old"
+    return Finding(
+        "torch.arch", Status.FAIL,
+        f"{d.name} (compute capability {cc[0]}.{cc[1]}) is {age} for torch {t.version} ({archs.describe()})",
+        "CUDA starts, then every kernel fails with 'no kernel image is available for execution on the device'. "
+        f"Install a build with code for it: {install_command(facts)}", fix="torch.reinstall",
+    )
+
+
+@check("torch.torchaudio_pair", "python")
+def torchaudio_pair(facts: Facts) -> Finding:
+    if problem := _unreadable("torch.torchaudio_pair", facts):
+        return problem
+    t = facts.python.torch
+    audio = facts.python.packages.get("torchaudio")
+    expected = wheels.expected_torchaudio(t.version)
+    if expected is None:
+        if audio:
+            return Finding(
+                "torch.torchaudio_pair", Status.WARN, f"torchaudio {audio} is installed beside torch {t.version}",
+                "No torchaudio release exists for torch 2.12 or newer, so this one was built for an older torch and "
+                f"fails when loaded. Inference does not need it: `{facts.python.python} -m pip uninstall torchaudio`.",
+            )
+        return Finding(
+            "torch.torchaudio_pair", Status.INFO, f"no torchaudio (none exists for torch {t.version})",
+            "Inference does not need it. The checkout's model/modules.py imports it for training-time code only, "
+            "so upstream's infer.py stops at that import; drdoctor's runner loads the networks without it.",
+        )
+    if audio is None:
+        return Finding(
+            "torch.torchaudio_pair", Status.WARN, f"torchaudio is not installed (torch {t.version})",
+            "Upstream's model/modules.py imports it at import time. drdoctor's runner does not need it; for "
+            f"upstream's scripts install the matching release: torchaudio=={expected} from the same index as torch.",
+            fix="torch.reinstall",
+        )
+    audio_base, _, audio_tag = audio.partition("+")
+    if audio_base != expected or (audio_tag and audio_tag != t.variant):
+        return Finding(
+            "torch.torchaudio_pair", Status.FAIL, f"torchaudio {audio} does not match torch {t.version}",
+            f"torchaudio is built against one exact torch; this pair fails at import with undefined symbols. "
+            f"Install torchaudio=={expected}+{t.variant} from the index torch came from.", fix="torch.reinstall",
+        )
+    return Finding("torch.torchaudio_pair", Status.OK, f"torchaudio {audio} matches torch {t.version}")

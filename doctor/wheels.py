@@ -1,0 +1,294 @@
+"""Which torch build fits a driver: the one reader of `data/torch_cuda.json`.
+
+Standard library only: install.sh runs it with the system Python before any venv exists
+(`python3 -m doctor.wheels choose --driver-cuda 12.4`), and the checks and fixes import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+TABLE_PATH = Path(__file__).parent / "data" / "torch_cuda.json"
+
+Version = tuple[int, ...]
+
+
+@lru_cache(maxsize=1)
+def table() -> dict:
+    return json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+
+
+def version_tuple(text: str) -> Version:
+    """'2.13.0+cpu' -> (2, 13, 0); '550.54.14' -> (550, 54, 14); non-numbers end the tuple."""
+    parts = []
+    for piece in text.split("+", 1)[0].split("."):
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def variant_cuda(variant: str) -> Version | None:
+    """'cu124' -> (12, 4); 'cu118' -> (11, 8); 'cpu' or 'rocm6.2' -> None."""
+    match = re.fullmatch(r"cu(\d+)(\d)", variant)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def index_url(variant: str) -> str:
+    return table()["index_url"].format(variant=variant)
+
+
+@dataclass(frozen=True)
+class Choice:
+    torch_version: str
+    variant: str  # "cpu" or "cuXYZ"
+
+    @property
+    def index_url(self) -> str:
+        return index_url(self.variant)
+
+    def line(self) -> str:
+        return f"{self.torch_version} {self.variant} {self.index_url}"
+
+
+@dataclass(frozen=True)
+class ArchSet:
+    sass: tuple[Version, ...]
+    ptx: Version | None
+
+    def runs_on(self, capability: Version) -> bool:
+        """SASS for X.Y runs on X.Z with Z >= Y; PTX is compiled for any newer capability."""
+        if any(arch[0] == capability[0] and arch[1] <= capability[1] for arch in self.sass):
+            return True
+        return self.ptx is not None and self.ptx <= capability
+
+    def describe(self) -> str:
+        text = " ".join(f"sm_{a[0]}{a[1]}" for a in self.sass)
+        return text + (f" +PTX {self.ptx[0]}.{self.ptx[1]}" if self.ptx else "")
+
+
+def _release(torch_version: str) -> dict | None:
+    """The table row for a torch release, matched on major.minor."""
+    wanted = version_tuple(torch_version)[:2]
+    for row in table()["releases"]:
+        if version_tuple(row["torch"])[:2] == wanted:
+            return row
+    return None
+
+
+def arch_set(torch_version: str, variant: str) -> ArchSet | None:
+    row = _release(torch_version)
+    if row is None or variant not in row["variants"]:
+        return None
+    data = table()["arch_sets"][row["variants"][variant]]
+    return ArchSet(
+        sass=tuple(version_tuple(a) for a in data["sass"]),
+        ptx=version_tuple(data["ptx"]) if data["ptx"] else None,
+    )
+
+
+def driver_requirement(cuda: Version) -> tuple[Version, Version] | None:
+    """(toolkit driver, minor-version-compatibility floor) for a CUDA version, if in the table."""
+    entry = table()["cuda"].get(f"{cuda[0]}.{cuda[1]}")
+    if entry is None:
+        return None
+    return version_tuple(entry["toolkit_driver"]), version_tuple(entry["mvc_floor"])
+
+
+def cuda_for_driver(driver_version: str) -> Version | None:
+    """The newest CUDA in the table whose toolkit driver is <= this Linux driver version."""
+    driver = version_tuple(driver_version)
+    fitting = [
+        version_tuple(cuda)
+        for cuda, entry in table()["cuda"].items()
+        if version_tuple(entry["toolkit_driver"]) <= driver
+    ]
+    return max(fitting) if fitting else None
+
+
+def expected_torchaudio(torch_version: str) -> str | None:
+    """The torchaudio release paired with a torch release; None when none exists (2.12+)."""
+    rules = table()["torchaudio"]
+    base = ".".join(str(n) for n in version_tuple(torch_version))
+    if version_tuple(torch_version)[:2] > version_tuple(rules["last_torch"]):
+        return None
+    return rules["exceptions"].get(base, base)
+
+
+def choose_variant(
+    driver_cuda: Version | None,
+    torch_version: str | None = None,
+    compute_capability: Version | None = None,
+    variant: str | None = None,
+) -> Choice:
+    """The torch build to install.
+
+    No driver -> the CPU build of the recommended release. A driver -> the newest CUDA variant
+    whose CUDA the driver fully supports (no minor-version-compatibility gamble), that has code for
+    the GPU's compute capability, in the newest release that ships it. `torch_version` limits the
+    choice to that release; `variant` forces the variant (its newest release, capped by
+    `torch_version` or the recommended release when it still ships it).
+    """
+    recommended = table()["recommended_torch"]
+    if variant == "cpu" or (variant is None and driver_cuda is None):
+        return Choice(torch_version or recommended, "cpu")
+    candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, same_major=False)
+    if not candidates and variant is None:
+        # Minor-version compatibility: an older driver of the same CUDA major still runs eager code.
+        candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, same_major=True)
+    if not candidates:
+        if variant is not None:
+            raise ValueError(
+                f"no torch release in {TABLE_PATH.name} ships {variant!r}"
+                + (f" for torch {torch_version}" if torch_version else "")
+            )
+        return Choice(torch_version or recommended, "cpu")
+    _, _, release, name = max(candidates)
+    return Choice(release, name)
+
+
+def _candidates(
+    driver_cuda: Version | None,
+    torch_version: str | None,
+    compute_capability: Version | None,
+    variant: str | None,
+    same_major: bool,
+) -> list[tuple]:
+    recommended = table()["recommended_torch"]
+    candidates = []
+    for row in table()["releases"]:
+        release = row["torch"]
+        if torch_version and version_tuple(release)[:2] != version_tuple(torch_version)[:2]:
+            continue
+        if not torch_version and version_tuple(release) > version_tuple(recommended):
+            continue
+        for name in row["variants"]:
+            cuda = variant_cuda(name)
+            if variant is not None:
+                if name != variant:
+                    continue
+            else:
+                if name in row.get("experimental", ()) or cuda is None:
+                    continue
+                if cuda[0] != driver_cuda[0] if same_major else cuda > driver_cuda:
+                    continue
+                arch = arch_set(release, name)
+                if compute_capability and arch and not arch.runs_on(compute_capability):
+                    continue
+            candidates.append((cuda, version_tuple(release), torch_version or release, name))
+    return candidates
+
+
+def _parse_cuda_arg(text: str) -> Version | None:
+    if text.lower() in ("", "none", "cpu"):
+        return None
+    cuda = version_tuple(text)
+    if len(cuda) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CUDA version like 12.4 (or 'none')")
+    return cuda[:2]
+
+
+def detect_driver() -> tuple[Version | None, Version | None]:
+    """(highest CUDA the driver supports, first GPU's compute capability) from nvidia-smi."""
+    from doctor.probes._run import run
+
+    header = run(["nvidia-smi"], timeout=10)
+    if header is None or header.returncode != 0:
+        return None, None
+    found = re.search(r"CUDA Version:\s*(\d+)\.(\d+)", header.stdout)
+    cuda = (int(found.group(1)), int(found.group(2))) if found else None
+    caps = run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"], timeout=10)
+    capability = None
+    if caps is not None and caps.returncode == 0 and caps.stdout.strip():
+        capability = version_tuple(caps.stdout.split()[0])[:2] or None
+    return cuda, capability
+
+
+def installed_torch() -> tuple[str, str] | None:
+    """(version, variant) of the torch this interpreter would import, read from torch/version.py."""
+    from importlib.util import find_spec
+
+    spec = find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version_py = Path(list(spec.submodule_search_locations)[0]) / "version.py"
+    try:
+        text = version_py.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    version = re.search(r"^__version__\s*(?::[^=]*)?=\s*['\"]([^'\"]+)", text, re.M)
+    if not version:
+        return None
+    full = version.group(1)
+    cuda = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"](\d+)\.(\d+)", text, re.M)
+    if "+" in full:
+        variant = full.split("+", 1)[1]
+    elif cuda:
+        variant = f"cu{cuda.group(1)}{cuda.group(2)}"
+    else:
+        variant = "cpu"
+    return full.split("+", 1)[0], variant
+
+
+def index_reachable(url: str, timeout: float) -> bool:
+    """Does the simple index at `url` list torch? (download.pytorch.org is unreachable on some networks.)"""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(url.rstrip("/") + "/torch/", timeout=timeout) as response:
+            return response.status == 200
+    except (URLError, OSError, ValueError):
+        return False
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m doctor.wheels", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    choose = sub.add_parser("choose", help="print 'TORCH_VERSION VARIANT INDEX_URL' for this machine")
+    choose.add_argument("--driver-cuda", default="detect", help="highest CUDA the driver supports (12.4), or 'none'; default: ask nvidia-smi")
+    choose.add_argument("--compute-capability", type=_parse_cuda_arg, help="GPU compute capability (8.6)")
+    choose.add_argument("--torch-version", help="torch release to install (default: the table's recommended one)")
+    choose.add_argument("--variant", help="force a variant: cpu, cu118, cu121, ...")
+    reachable = sub.add_parser("reachable", help="exit 0 when the package index at URL answers within the timeout")
+    reachable.add_argument("url")
+    reachable.add_argument("--timeout", type=float, default=5.0)
+    matches = sub.add_parser("installed-matches", help="exit 0 when this interpreter's torch is VERSION+VARIANT")
+    matches.add_argument("version")
+    matches.add_argument("variant")
+    args = parser.parse_args(argv)
+
+    if args.command == "reachable":
+        return 0 if index_reachable(args.url, args.timeout) else 1
+    if args.command == "installed-matches":
+        found = installed_torch()
+        return 0 if found == (args.version, args.variant) else 1
+
+    capability = args.compute_capability
+    if args.driver_cuda == "detect":
+        driver_cuda, detected_capability = detect_driver() if args.variant is None else (None, None)
+        capability = capability or detected_capability
+    else:
+        try:
+            driver_cuda = _parse_cuda_arg(args.driver_cuda)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--driver-cuda: {exc}")
+    if args.variant and args.variant != "cpu" and variant_cuda(args.variant) is None:
+        parser.error(f"--variant {args.variant!r}: expected cpu or cuXYZ (cu118, cu126, cu130, ...)")
+    try:
+        choice = choose_variant(driver_cuda, args.torch_version, capability, args.variant)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(choice.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,81 @@
+"""The torch/CUDA/driver table and the wheel choice install.sh and the fixes rely on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from doctor import wheels
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("driver", "capability", "expected"), [
+    (None, None, ("2.13.0", "cpu")),
+    ((13, 0), (8, 6), ("2.13.0", "cu130")),
+    ((13, 2), None, ("2.13.0", "cu130")),  # cu132 is experimental in 2.13: not chosen on its own
+    ((12, 7), (8, 6), ("2.13.0", "cu126")),
+    ((12, 4), None, ("2.6.0", "cu124")),
+    ((12, 9), (12, 0), ("2.8.0", "cu129")),  # Blackwell: cu126 has no sm_120 code
+    ((12, 2), None, ("2.5.1", "cu121")),
+    ((11, 4), None, ("2.7.1", "cu118")),  # no variant <= 11.4: cu118 through minor-version compatibility
+    ((10, 2), None, ("2.13.0", "cpu")),
+])
+def test_choose_variant(driver, capability, expected):
+    choice = wheels.choose_variant(driver, None, capability)
+    assert (choice.torch_version, choice.variant) == expected
+    assert choice.index_url == f"https://download.pytorch.org/whl/{expected[1]}"
+
+
+def test_a_forced_variant_and_release():
+    assert wheels.choose_variant(None, variant="cu121").torch_version == "2.5.1"
+    assert wheels.choose_variant(None, "2.4.1", variant="cu124") == wheels.Choice("2.4.1", "cu124")
+    with pytest.raises(ValueError, match="cu124.*2.13"):
+        wheels.choose_variant(None, "2.13.0", variant="cu124")
+
+
+def test_table_facts():
+    assert wheels.cuda_for_driver("550.54.14") == (12, 4)
+    assert wheels.cuda_for_driver("470.223.02") is None
+    assert wheels.driver_requirement((12, 8)) == ((570, 26), (525, 60, 13))
+    assert wheels.expected_torchaudio("2.0.1") == "2.0.2"
+    assert wheels.expected_torchaudio("2.5.1+cu124") == "2.5.1"
+    assert wheels.expected_torchaudio("2.13.0+cpu") is None
+    sm = wheels.arch_set("2.6.0+cu124", "cu124")
+    assert sm.runs_on((8, 9)) and not sm.runs_on((12, 0)) and not sm.runs_on((3, 5))
+    assert wheels.arch_set("2.13.0", "cu130").runs_on((12, 1))  # sm_120 covers 12.1
+    assert wheels.arch_set("2.13.0", "cu124") is None
+
+
+def test_every_release_variant_has_driver_data_and_an_arch_set():
+    table = wheels.table()
+    for row in table["releases"]:
+        for variant, arch in row["variants"].items():
+            cuda = wheels.variant_cuda(variant)
+            assert f"{cuda[0]}.{cuda[1]}" in table["cuda"], (row["torch"], variant)
+            assert arch in table["arch_sets"]
+
+
+def test_the_cli_runs_on_the_standard_library_alone():
+    # -S: no site-packages, so any non-stdlib import would fail; -E keeps PYTHON* variables out.
+    done = subprocess.run([sys.executable, "-E", "-S", "-m", "doctor.wheels", "choose", "--driver-cuda", "12.4"],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2.6.0 cu124 https://download.pytorch.org/whl/cu124"
+    bad = subprocess.run([sys.executable, "-E", "-S", "-m", "doctor.wheels", "choose", "--driver-cuda", "twelve"],
+                         capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert bad.returncode == 2 and "'twelve' is not a CUDA version" in bad.stderr
+
+
+def test_installed_matches_reads_this_interpreters_torch():
+    from importlib import metadata
+
+    version, _, variant = metadata.version("torch").partition("+")
+    ok = subprocess.run([sys.executable, "-m", "doctor.wheels", "installed-matches", version, variant or "cpu"],
+                        timeout=30, cwd=REPO)
+    other = subprocess.run([sys.executable, "-m", "doctor.wheels", "installed-matches", version, "cu999"],
+                           timeout=30, cwd=REPO)
+    assert ok.returncode == 0 and other.returncode == 1

@@ -1,0 +1,5 @@
+# drdoctor test fixture: stands in for the checkout's infer/infer.py
+# drdoctor test fixture: stands in for the checkout's infer/infer.py
+# drdoctor test fixture: stands in for the checkout's infer/infer.py
+# drdoctor test fixture: stands in for the checkout's infer/infer.py
+# drdoctor test fixture: stands in for the checkout's infer/infer.py
