@@ -1,0 +1,78 @@
+"""espeak.install and container.use: the plans (applying them would change this machine or need docker)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from doctor.fixes import known_ids, plan_for
+from doctor.fixes.context import FixContext, parse_os_release
+
+UBUNTU = parse_os_release('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nID_LIKE=debian\n')
+
+
+def _which(found: dict[str, str]):
+    return lambda name: found.get(name)
+
+
+def test_espeak_on_ubuntu_as_a_user_goes_through_sudo():
+    plan = plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=1000, which=_which({"sudo": "/usr/bin/sudo"})))
+    assert [s.argv for s in plan.steps] == [("sudo", "apt-get", "update"), ("sudo", "apt-get", "install", "-y", "espeak-ng")]
+    assert all(s.needs_root for s in plan.steps) and plan.needs_root
+    assert "sudo" in plan.notes[0]
+
+
+def test_espeak_as_root_needs_no_sudo():
+    plan = plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=0))
+    assert plan.steps[1].argv == ("apt-get", "install", "-y", "espeak-ng")
+
+
+@pytest.mark.parametrize("os_release,argv", [
+    ("ID=fedora\n", ("dnf", "install", "-y", "espeak-ng")),
+    ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', ("dnf", "install", "-y", "espeak-ng")),
+    ("ID=manjaro\nID_LIKE=arch\n", ("pacman", "-S", "--needed", "--noconfirm", "espeak-ng")),
+    ('ID="opensuse-tumbleweed"\nID_LIKE="opensuse suse"\n', ("zypper", "--non-interactive", "install", "espeak-ng")),
+])
+def test_espeak_other_distros(os_release, argv):
+    plan = plan_for("espeak.install", FixContext(os_release=parse_os_release(os_release), euid=0))
+    assert plan.steps[-1].argv == argv
+
+
+def test_espeak_blocked_cases():
+    assert "by hand" in plan_for("espeak.install", FixContext(os_release={"ID": "plan9"})).blocked
+    assert "sudo is not on PATH" in plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=1000, which=_which({}))).blocked
+    assert "fixture" in plan_for("espeak.install", FixContext(root=Path("/tmp/x"), os_release=UBUNTU)).blocked
+    assert plan_for("espeak.install", FixContext(os_release=UBUNTU, espeak=True)).empty
+
+
+def test_container_use_names_the_container_commands():
+    plan = plan_for("container.use", FixContext(which=_which({}), models_dirs=(Path("/data/models"),)))
+    [pull] = plan.steps
+    assert pull.argv == (sys.executable, "-m", "doctor", "container", "pull")
+    assert any("container run generate" in note and "--models /data/models" in note for note in plan.notes)
+    with_script = plan_for("container.use", FixContext(which=_which({"drdoctor": "/usr/local/bin/drdoctor"})))
+    assert with_script.steps[0].argv == ("/usr/local/bin/drdoctor", "container", "pull")
+    assert plan_for("container.use", FixContext(container_ready=True)).empty
+
+
+def test_every_fix_id_the_checks_name_is_known():
+    assert set(known_ids()) == {"torch.reinstall", "transformers.pin", "wsl.memory", "models.paths",
+                                "espeak.install", "hf.offline", "container.use"}
+    for fix_id in known_ids():
+        plan = plan_for(fix_id, FixContext(root=Path("/nonexistent-root")))  # never raises on an empty context
+        assert plan.fix_id == fix_id and (plan.blocked or plan.steps or plan.done_reason)
+
+
+def test_pip_sources_can_be_overridden_by_flag_or_environment():
+    from doctor.fixes.context import PipSource
+
+    assert PipSource().args("https://download.pytorch.org/whl/cu126") == ["--index-url", "https://download.pytorch.org/whl/cu126"]
+    assert PipSource().args() == []  # PyPI, as pip is configured
+    env = {"DRDOCTOR_PIP_FIND_LINKS": "/w1:/w2"}
+    assert PipSource.from_env(env).args("https://x") == ["--no-index", "--find-links", "/w1", "--find-links", "/w2"]
+    env = {"DRDOCTOR_PIP_INDEX_URL": "http://127.0.0.1:8080/simple"}
+    assert PipSource.from_env(env).args("https://x") == ["--index-url", "http://127.0.0.1:8080/simple"]
+    flags = PipSource.from_env(env, index_url="http://mirror/simple", find_links=["/w"])
+    assert flags.args() == ["--index-url", "http://mirror/simple", "--find-links", "/w"]
