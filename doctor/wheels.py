@@ -102,6 +102,30 @@ def driver_requirement(cuda: Version) -> tuple[Version, Version] | None:
     return version_tuple(entry["toolkit_driver"]), version_tuple(entry["mvc_floor"])
 
 
+def driver_text(driver: Version) -> str:
+    """(560, 28, 3) -> '560.28.03': NVIDIA's Linux driver numbers write the parts after the first with two digits."""
+    return ".".join([str(driver[0]), *(f"{n:02d}" for n in driver[1:])])
+
+
+def driver_runs(cuda: Version, driver_cuda: Version, driver_version: str | None = None) -> str:
+    """How a driver that supports CUDA up to `driver_cuda` runs a build made for CUDA `cuda`.
+
+    "full": that CUDA or an older one (or an older major). "mvc": the same major, a newer minor, through
+    NVIDIA's minor-version compatibility: eager code works, code compiled at run time may not. "no": a
+    newer major, or a Linux `driver_version` below that major's compatibility floor (pass None on WSL2,
+    whose numbers are the Windows driver's): CUDA does not start.
+    """
+    cuda = cuda[:2]
+    if cuda[0] < driver_cuda[0] or cuda <= driver_cuda:
+        return "full"
+    if cuda[0] > driver_cuda[0]:
+        return "no"
+    requirement = driver_requirement(cuda)
+    if requirement and driver_version and version_tuple(driver_version) < requirement[1]:
+        return "no"
+    return "mvc"
+
+
 def cuda_for_driver(driver_version: str) -> Version | None:
     """The newest CUDA in the table whose toolkit driver is <= this Linux driver version."""
     driver = version_tuple(driver_version)
@@ -122,11 +146,20 @@ def expected_torchaudio(torch_version: str) -> str | None:
     return rules["exceptions"].get(base, base)
 
 
+def _newest_release(needs_torchaudio: bool) -> str:
+    """The newest release the chooser may pick on its own: the recommended one, or with
+    `needs_torchaudio` the newest that still has a torchaudio (2.11)."""
+    recommended = version_tuple(table()["recommended_torch"])
+    releases = [row["torch"] for row in table()["releases"] if version_tuple(row["torch"]) <= recommended]
+    return max((r for r in releases if not needs_torchaudio or expected_torchaudio(r)), key=version_tuple)
+
+
 def choose_variant(
     driver_cuda: Version | None,
     torch_version: str | None = None,
     compute_capability: Version | None = None,
     variant: str | None = None,
+    needs_torchaudio: bool = False,
 ) -> Choice:
     """The torch build to install.
 
@@ -134,22 +167,25 @@ def choose_variant(
     whose CUDA the driver fully supports (no minor-version-compatibility gamble), that has code for
     the GPU's compute capability, in the newest release that ships it. `torch_version` limits the
     choice to that release; `variant` forces the variant (its newest release, capped by
-    `torch_version` or the recommended release when it still ships it).
+    `torch_version` or the recommended release when it still ships it). `needs_torchaudio` (the
+    environment holds muq, which imports torchaudio) caps the release at the last one with a
+    torchaudio (2.11) unless `torch_version` names one.
     """
-    recommended = table()["recommended_torch"]
+    newest = _newest_release(needs_torchaudio)
     if variant == "cpu" or (variant is None and driver_cuda is None):
-        return Choice(torch_version or recommended, "cpu")
-    candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, same_major=False)
+        return Choice(torch_version or newest, "cpu")
+    candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, newest, same_major=False)
     if not candidates and variant is None:
         # Minor-version compatibility: an older driver of the same CUDA major still runs eager code.
-        candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, same_major=True)
+        candidates = _candidates(driver_cuda, torch_version, compute_capability, variant, newest, same_major=True)
     if not candidates:
         if variant is not None:
             raise ValueError(
                 f"no torch release in {TABLE_PATH.name} ships {variant!r}"
                 + (f" for torch {torch_version}" if torch_version else "")
+                + (f" up to torch {newest}" if needs_torchaudio and not torch_version else "")
             )
-        return Choice(torch_version or recommended, "cpu")
+        return Choice(torch_version or newest, "cpu")
     _, _, release, name = max(candidates)
     return Choice(release, name)
 
@@ -159,15 +195,15 @@ def _candidates(
     torch_version: str | None,
     compute_capability: Version | None,
     variant: str | None,
+    newest: str,
     same_major: bool,
 ) -> list[tuple]:
-    recommended = table()["recommended_torch"]
     candidates = []
     for row in table()["releases"]:
         release = row["torch"]
         if torch_version and version_tuple(release)[:2] != version_tuple(torch_version)[:2]:
             continue
-        if not torch_version and version_tuple(release) > version_tuple(recommended):
+        if not torch_version and version_tuple(release) > version_tuple(newest):
             continue
         for name in row["variants"]:
             cuda = variant_cuda(name)
@@ -257,6 +293,8 @@ def _main(argv: list[str]) -> int:
     choose.add_argument("--compute-capability", type=_parse_cuda_arg, help="GPU compute capability (8.6)")
     choose.add_argument("--torch-version", help="torch release to install (default: the table's recommended one)")
     choose.add_argument("--variant", help="force a variant: cpu, cu118, cu121, ...")
+    choose.add_argument("--with-torchaudio", action="store_true",
+                        help="the environment needs torchaudio (muq imports it): no torch newer than the last torchaudio (2.11)")
     reachable = sub.add_parser("reachable", help="exit 0 when the package index at URL answers within the timeout")
     reachable.add_argument("url")
     reachable.add_argument("--timeout", type=float, default=5.0)
@@ -283,7 +321,7 @@ def _main(argv: list[str]) -> int:
     if args.variant and args.variant != "cpu" and variant_cuda(args.variant) is None:
         parser.error(f"--variant {args.variant!r}: expected cpu or cuXYZ (cu118, cu126, cu130, ...)")
     try:
-        choice = choose_variant(driver_cuda, args.torch_version, capability, args.variant)
+        choice = choose_variant(driver_cuda, args.torch_version, capability, args.variant, args.with_torchaudio)
     except ValueError as exc:
         parser.error(str(exc))
     print(choice.line())

@@ -11,14 +11,18 @@ from doctor.facts import Facts
 from doctor.findings import Finding, Status
 
 
-def install_command(facts: Facts) -> str:
-    """The pip command that installs the build the table picks for this driver and GPU."""
+def install_command(facts: Facts, needs_torchaudio: bool = False) -> str:
+    """The pip command that installs the build the table picks for this driver and GPU (with
+    `needs_torchaudio`: a release that has a torchaudio, and that torchaudio)."""
     g = facts.gpu
     capability = next((d.compute_capability for d in g.devices if d.compute_capability), None)
-    choice = wheels.choose_variant(g.cuda_driver if g.driver_works else None, None, capability)
+    choice = wheels.choose_variant(g.cuda_driver if g.driver_works else None, None, capability,
+                                   needs_torchaudio=needs_torchaudio)
+    audio = wheels.expected_torchaudio(choice.torch_version) if needs_torchaudio else None
     return (
         f"{facts.python.python} -m pip install 'torch=={choice.torch_version}+{choice.variant}' "
-        f"--index-url {choice.index_url}"
+        + (f"'torchaudio=={audio}+{choice.variant}' " if audio else "")
+        + f"--index-url {choice.index_url}"
     )
 
 
@@ -74,31 +78,36 @@ def cuda_match(facts: Facts) -> Finding:
     built = wheels.version_tuple(t.cuda)[:2]
     driver = g.cuda_driver
     seen = f"torch {t.version} needs CUDA {t.cuda}; the driver {g.driver_version} supports {cuda_text(driver)}"
-    if built[0] < driver[0] or built <= driver:
+    linux_numbers = g.driver_version if facts.platform.kind != "wsl2" else None
+    runs = wheels.driver_runs(built, driver, linux_numbers)
+    if runs == "full":
         return Finding("torch.cuda_match", Status.OK, seen)
     requirement = wheels.driver_requirement(built)
     if built[0] > driver[0]:
-        needed = f" (Linux driver >= {'.'.join(map(str, requirement[1]))})" if requirement else ""
+        needed = f" (Linux driver >= {wheels.driver_text(requirement[1])})" if requirement else ""
         return Finding(
             "torch.cuda_match", Status.FAIL, seen,
             f"A CUDA {built[0]}.x build needs a CUDA {built[0]}.x driver{needed}: torch.cuda.is_available() is False "
             f"and the first CUDA call fails with 'The NVIDIA driver on your system is too old'. Update the driver, "
             f"or install a build this driver runs: {install_command(facts)}", fix="torch.reinstall",
         )
-    linux_numbers = facts.platform.kind != "wsl2" and g.driver_version
-    if requirement and linux_numbers and wheels.version_tuple(g.driver_version) < requirement[1]:
+    if runs == "no":
         return Finding(
             "torch.cuda_match", Status.FAIL, seen,
             f"Driver {g.driver_version} is below the CUDA {built[0]}.x minor-version-compatibility floor "
-            f"{'.'.join(map(str, requirement[1]))}: CUDA will not start. Update the driver or run: {install_command(facts)}",
+            f"{wheels.driver_text(requirement[1])}: CUDA will not start. Update the driver or run: {install_command(facts)}",
             fix="torch.reinstall",
         )
-    toolkit = f" (the CUDA {t.cuda} driver is {'.'.join(map(str, requirement[0]))})" if requirement else ""
+    toolkit = f" (the CUDA {t.cuda} driver is {wheels.driver_text(requirement[0])})" if requirement else ""
+    # No fix id: this build works, and the build the table would pick instead is an older torch.
     return Finding(
         "torch.cuda_match", Status.WARN, seen + toolkit,
-        "It runs through NVIDIA's minor-version compatibility: eager inference works, but code compiled at run "
-        "time (torch.compile, new PTX) can fail with 'the provided PTX was compiled with an unsupported "
-        f"toolchain'. Update the driver, or match the build to it: {install_command(facts)}", fix="torch.reinstall",
+        "It runs through NVIDIA's minor-version compatibility: eager CUDA code (inference) works. What can break "
+        "is code compiled at run time: PTX newer than the driver fails with CUDA error "
+        "222 ('the provided PTX was compiled with an unsupported toolchain'), and torch.compile's Triton may need "
+        "a newer driver than the build's CUDA. The remedy is updating the NVIDIA driver"
+        + (f" to {wheels.driver_text(requirement[0])} or newer" if requirement else "")
+        + "; an older torch is not needed.",
     )
 
 
@@ -140,30 +149,51 @@ def arch(facts: Facts) -> Finding:
     )
 
 
-@check("torch.torchaudio_pair", "python")
+@check("torch.torchaudio_pair", "python", "gpu")
 def torchaudio_pair(facts: Facts) -> Finding:
+    """torchaudio matters twice: muq (MuQ-MuLan, the style encoder) imports it when loaded, and so does the
+    checkout's model/modules.py (for training-time code only; drdoctor's runner loads the networks without it)."""
     if problem := _unreadable("torch.torchaudio_pair", facts):
         return problem
-    t = facts.python.torch
+    t, python = facts.python.torch, facts.python.python
     audio = facts.python.packages.get("torchaudio")
+    muq = facts.python.packages.get("muq")
     expected = wheels.expected_torchaudio(t.version)
+    style = ("muq (MuQ-MuLan, the style encoder) imports torchaudio when it loads: without a working torchaudio no "
+             "style can be computed, from a text prompt or a reference clip (only a style cached by an earlier run works)")
+    if expected is None and muq:
+        stale = f" The torchaudio {audio} here was built for an older torch and fails to load." if audio else ""
+        return Finding(
+            "torch.torchaudio_pair", Status.FAIL, f"torch {t.version} has no torchaudio, which muq {muq} needs",
+            f"{style}. No torchaudio release exists for torch 2.12 or newer; the last is 2.11.{stale} Install torch "
+            "2.11 (or the newest older release this driver runs) with its torchaudio: "
+            + install_command(facts, needs_torchaudio=True),
+            fix="torch.reinstall",
+        )
     if expected is None:
+        networks = ("drdoctor's runner loads DiffRhythm's networks without torchaudio (upstream's model/modules.py "
+                    "imports it for training-time code only, so upstream's infer.py stops there), but computing a "
+                    "style with MuQ-MuLan needs it: the muq package imports torchaudio, and torch 2.11 is the last "
+                    "release that has one.")
         if audio:
             return Finding(
                 "torch.torchaudio_pair", Status.WARN, f"torchaudio {audio} is installed beside torch {t.version}",
                 "No torchaudio release exists for torch 2.12 or newer, so this one was built for an older torch and "
-                f"fails when loaded. Inference does not need it: `{facts.python.python} -m pip uninstall torchaudio`.",
+                f"fails when loaded: `{python} -m pip uninstall torchaudio`. {networks}",
+            )
+        return Finding("torch.torchaudio_pair", Status.INFO, f"no torchaudio (none exists for torch {t.version})", networks)
+    if audio is None:
+        if muq:
+            return Finding(
+                "torch.torchaudio_pair", Status.FAIL, f"torchaudio is not installed, and muq {muq} needs it (torch {t.version})",
+                f"{style}. Install the release paired with this torch: torchaudio=={expected} from the index torch came from.",
+                fix="torch.reinstall",
             )
         return Finding(
-            "torch.torchaudio_pair", Status.INFO, f"no torchaudio (none exists for torch {t.version})",
-            "Inference does not need it. The checkout's model/modules.py imports it for training-time code only, "
-            "so upstream's infer.py stops at that import; drdoctor's runner loads the networks without it.",
-        )
-    if audio is None:
-        return Finding(
             "torch.torchaudio_pair", Status.WARN, f"torchaudio is not installed (torch {t.version})",
-            "Upstream's model/modules.py imports it at import time. drdoctor's runner does not need it; for "
-            f"upstream's scripts install the matching release: torchaudio=={expected} from the same index as torch.",
+            "Upstream's model/modules.py imports it at import time, and so does muq (the style encoder) once "
+            f"installed. drdoctor's runner loads the networks without it; install the matching release: "
+            f"torchaudio=={expected} from the same index as torch.",
             fix="torch.reinstall",
         )
     audio_base, _, audio_tag = audio.partition("+")

@@ -63,6 +63,7 @@ class FixContext:
     python_error: str | None = None              # why the target's packages could not be read (then nothing is planned)
     torch_build: tuple[str, str] | None = None   # (version, variant) read from torch/version.py there
     driver_cuda: Version | None = None           # highest CUDA the driver supports, e.g. (12, 4)
+    driver_version: str | None = None            # the Linux driver's number ("550.54.14"); None on WSL2 (Windows numbers)
     compute_capability: Version | None = None    # first GPU's, e.g. (8, 6)
     torch_version: str | None = None             # `--torch-version`: the release the user wants
     platform: str = "linux"                      # "linux", "wsl1", "wsl2"

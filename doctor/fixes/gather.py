@@ -105,10 +105,15 @@ def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
         python = python or python_facts.python
     gpu = getattr(facts, "gpu", None)
     driver_cuda = options.driver_cuda or (gpu.cuda_driver if gpu is not None and gpu.driver_works else None)
+    platform = getattr(facts, "platform", None)
+    # A driver number for the minor-version-compatibility floor: the NVML one, unless --driver-cuda plans for
+    # another driver, or on WSL2 (the Windows driver's numbers).
+    driver_version = None
+    if not options.driver_cuda and gpu is not None and gpu.driver_works and getattr(platform, "kind", None) != "wsl2":
+        driver_version = gpu.driver_version
     capability = options.compute_capability
     if capability is None and gpu is not None and gpu.devices:
         capability = gpu.devices[0].compute_capability
-    platform = getattr(facts, "platform", None)
     checkout = getattr(facts, "checkout", None)
     # The checkout the checkup recognised (from --diffrhythm, the config, ...); a --diffrhythm folder that is
     # not a checkout is still where the user wants things.
@@ -122,6 +127,7 @@ def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
         python_error=python_error,
         torch_build=torch_build,
         driver_cuda=driver_cuda,
+        driver_version=driver_version,
         compute_capability=capability,
         torch_version=options.torch_version,
         platform=platform.kind if platform is not None else "linux",

@@ -26,16 +26,18 @@ def build_root(destination: Path, *layers: str, at: dict[str, str] | None = None
     return destination
 
 
-def make_venv(folder: Path, site_fixture: str | None) -> str:
-    """A real venv (no pip) whose site-packages holds the installed-package metadata of a fixture."""
+def make_venv(folder: Path, site_fixture: str | None, *more_sites: str) -> str:
+    """A real venv (no pip) whose site-packages holds the installed-package metadata of a fixture (and of
+    `more_sites` laid over it: `make_venv(dir, "cu126_torch_2.13", "muq_and_torchaudio_2.11")`)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
     python = folder / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout.strip()
-    if site_fixture:
-        shutil.copytree(ROOTS / "sites" / site_fixture, purelib, dirs_exist_ok=True)
+    for site in (site_fixture, *more_sites):
+        if site:
+            shutil.copytree(ROOTS / "sites" / site, purelib, dirs_exist_ok=True)
     return str(python)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from doctor.assets import assets
 from doctor_machines import HOME, build_root, checkup, finding, make_venv, sparse, status
@@ -71,7 +74,73 @@ def test_same_major_newer_build_is_a_warning_above_the_mvc_floor(tmp_path):
     (root / "nvml.json").write_text(json.dumps(snapshot))
     report = checkup(root, make_venv(tmp_path / "venv", "cu124_torch_2.5"))
     match = finding(report, "torch.cuda_match")
-    assert match.status.value == "warn" and "minor-version compatibility" in match.detail
+    assert match.status.value == "warn" and "minor-version compatibility" in match.detail and match.fix is None
+
+
+def _driver(root: Path, version: str, cuda: int) -> Path:
+    """Make the fixture's driver another one: the NVML snapshot and the kernel module agree on `version`."""
+    snapshot = json.loads((root / "nvml.json").read_text())
+    snapshot.update(driver_version=version, cuda_driver_version=cuda)
+    (root / "nvml.json").write_text(json.dumps(snapshot))
+    (root / "proc/driver/nvidia/version").write_text(f"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {version}  Thu Feb 22 01:44:30 UTC 2024\n")
+    return root
+
+
+def test_a_cu126_build_on_a_cuda_12_4_driver_warns_and_offers_no_downgrade(tmp_path, capsys):
+    from doctor.cli import main
+
+    root = _driver(build_root(tmp_path / "m", "native_old_driver"), "550.54.14", 12040)
+    python = make_venv(tmp_path / "venv", "cu126_torch_2.13")
+    report = checkup(root, python)
+
+    match = finding(report, "torch.cuda_match")
+    assert match.status.value == "warn" and match.fix is None
+    assert "CUDA 12.6" in match.title and "CUDA 12.4" in match.title and "560.28.03" in match.title
+    assert "error 222" in match.detail and "torch.compile" in match.detail and "Triton" in match.detail
+    assert "updating the NVIDIA driver to 560.28.03" in match.detail and "pip install" not in match.detail
+    assert [f.id for f in report.findings if f.fix == "torch.reinstall"] == []
+    audio = finding(report, "torch.torchaudio_pair")  # no muq here: computing a style is what would need torchaudio
+    assert audio.status.value == "info" and "MuQ-MuLan" in audio.detail and "muq" in audio.detail
+
+    # `drdoctor fix` with no ids plans no torch.reinstall here, and asked for by name it finds nothing to do.
+    flags = ["--root", str(root), "--python", python, "--nvml-snapshot", str(root / "nvml.json")]
+    assert main(["fix", "--dry-run", "--json", *flags]) == 0
+    planned = [plan["fix"] for plan in json.loads(capsys.readouterr().out)["plans"]]
+    assert "torch.reinstall" not in planned
+    assert main(["fix", "--dry-run", "--json", "torch.reinstall", *flags]) == 0
+    [plan] = json.loads(capsys.readouterr().out)["plans"]
+    assert plan["state"] == "done" and "minor-version compatibility" in plan["reason"]
+
+
+@pytest.mark.parametrize(("layer", "driver", "command"), [
+    ("native_old_driver", ("560.35.03", 12060),
+     "'torch==2.11.0+cu126' 'torchaudio==2.11.0+cu126' --index-url https://download.pytorch.org/whl/cu126"),
+    ("no_gpu", None, "'torch==2.11.0+cpu' 'torchaudio==2.11.0+cpu' --index-url https://download.pytorch.org/whl/cpu"),
+])
+def test_muq_beside_a_torch_without_torchaudio_fails(tmp_path, layer, driver, command):
+    # `pip install muq` beside torch 2.13 also brings PyPI's torchaudio 2.11.0 (it declares no torch pin).
+    root = build_root(tmp_path / "m", layer)
+    if driver:
+        _driver(root, *driver)
+    python = make_venv(tmp_path / "venv", "cu126_torch_2.13" if driver else "cpu_torch_2.13", "muq_and_torchaudio_2.11")
+    report = checkup(root, python)
+
+    audio = finding(report, "torch.torchaudio_pair")
+    assert audio.status.value == "fail" and audio.fix == "torch.reinstall"
+    assert "torch 2.13.0+" in audio.title and "muq 0.1.0" in audio.title
+    assert "imports torchaudio" in audio.detail and "2.12 or newer" in audio.detail
+    assert "torchaudio 2.11.0 here was built for an older torch" in audio.detail
+    assert f"{python} -m pip install {command}" in audio.detail
+
+
+def test_muq_without_torchaudio_beside_torch_2_5_fails(tmp_path):
+    root = build_root(tmp_path / "m", "native_old_driver")
+    python = make_venv(tmp_path / "venv", "cu124_torch_2.5")
+    [dist_info] = (tmp_path / "venv").glob("lib/python*/site-packages/torchaudio-*.dist-info")
+    shutil.rmtree(dist_info)
+    audio = finding(checkup(root, python), "torch.torchaudio_pair")
+    assert audio.status.value == "fail" and audio.fix == "torch.reinstall"
+    assert "muq 0.1.0 needs it" in audio.title and "torchaudio==2.5.1" in audio.detail
 
 
 def test_a_newer_gpu_than_the_build_knows_fails_torch_arch(tmp_path):

@@ -30,6 +30,41 @@ def test_choose_variant(driver, capability, expected):
     assert choice.index_url == f"https://download.pytorch.org/whl/{expected[1]}"
 
 
+@pytest.mark.parametrize(("driver", "capability", "expected"), [
+    (None, None, ("2.11.0", "cpu")),
+    ((12, 6), (8, 6), ("2.11.0", "cu126")),
+    ((13, 2), (8, 6), ("2.11.0", "cu130")),
+    ((12, 8), (12, 0), ("2.11.0", "cu128")),  # cu128's last release is 2.11
+    ((12, 4), None, ("2.6.0", "cu124")),  # cu124's last release is 2.6: below the cap already
+    ((11, 8), None, ("2.7.1", "cu118")),
+])
+def test_needing_torchaudio_caps_the_release_at_the_last_one_that_has_it(driver, capability, expected):
+    choice = wheels.choose_variant(driver, None, capability, needs_torchaudio=True)
+    assert (choice.torch_version, choice.variant) == expected
+    assert wheels.expected_torchaudio(choice.torch_version) == expected[0]
+
+
+def test_a_named_release_wins_over_the_torchaudio_cap():
+    assert wheels.choose_variant((13, 0), "2.13.0", (8, 6), needs_torchaudio=True) == wheels.Choice("2.13.0", "cu130")
+
+
+@pytest.mark.parametrize(("build", "driver", "linux_driver", "expected"), [
+    ((12, 4), (12, 4), None, "full"),
+    ((11, 8), (12, 4), "550.54.14", "full"),  # an older major: drivers run older CUDA
+    ((12, 6), (12, 4), "550.54.14", "mvc"),
+    ((12, 8), (12, 2), None, "mvc"),  # WSL2: no Linux number to hold against the floor
+    ((12, 8), (12, 2), "520.61.05", "no"),  # below the 12.x floor 525.60.13
+    ((13, 0), (12, 9), "575.57.08", "no"),  # a newer major
+])
+def test_driver_runs(build, driver, linux_driver, expected):
+    assert wheels.driver_runs(build, driver, linux_driver) == expected
+
+
+def test_driver_numbers_are_written_as_nvidia_does():
+    assert wheels.driver_text((560, 28, 3)) == "560.28.03"
+    assert wheels.driver_text((570, 26)) == "570.26" and wheels.driver_text((580,)) == "580"
+
+
 def test_a_forced_variant_and_release():
     assert wheels.choose_variant(None, variant="cu121").torch_version == "2.5.1"
     assert wheels.choose_variant(None, "2.4.1", variant="cu124") == wheels.Choice("2.4.1", "cu124")
@@ -65,6 +100,9 @@ def test_the_cli_runs_on_the_standard_library_alone():
                           capture_output=True, text=True, timeout=30, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2.6.0 cu124 https://download.pytorch.org/whl/cu124"
+    audio = subprocess.run([sys.executable, "-E", "-S", "-m", "doctor.wheels", "choose", "--driver-cuda", "12.6", "--with-torchaudio"],
+                           capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert audio.stdout.strip() == "2.11.0 cu126 https://download.pytorch.org/whl/cu126", audio.stderr
     bad = subprocess.run([sys.executable, "-E", "-S", "-m", "doctor.wheels", "choose", "--driver-cuda", "twelve"],
                          capture_output=True, text=True, timeout=30, cwd=REPO)
     assert bad.returncode == 2 and "'twelve' is not a CUDA version" in bad.stderr

@@ -48,7 +48,12 @@ WHEELS = [
                                 "torch/version.py": "__version__ = '2.13.0+cu126'\ndebug = False\ncuda: str = '12.6'\nhip = None\n"}),
     ("torch", "2.7.1+cu118", {"torch/__init__.py": "from torch.version import __version__\n",
                                "torch/version.py": "__version__ = '2.7.1+cu118'\ndebug = False\ncuda = '11.8'\nhip = None\n"}),
+    ("torch", "2.11.0+cu126", {"torch/__init__.py": "from torch.version import __version__\n",
+                                "torch/version.py": "__version__ = '2.11.0+cu126'\ndebug = False\ncuda = '12.6'\nhip = None\n"}),
     ("torchaudio", "2.6.0", {"torchaudio/__init__.py": "__version__ = '2.6.0'\n"}),
+    ("torchaudio", "2.11.0+cu126", {"torchaudio/__init__.py": "__version__ = '2.11.0+cu126'\n"}),
+    # muq (MuQ-MuLan's package) imports torchaudio when loaded; its dependencies are left out here
+    ("muq", "0.1.0", {"muq/__init__.py": "import torchaudio\n"}),
     ("torchaudio", "2.7.1+cu118", {"torchaudio/__init__.py": "__version__ = '2.7.1+cu118'\n"}),
     ("transformers", "4.57.0", {"transformers/__init__.py": "__version__ = '4.57.0'\n"}),
     ("transformers", "4.53.3", {"transformers/__init__.py": "__version__ = '4.53.3'\n"}),

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from broken_machine import CHECKOUT, HF_CACHE, MODELS, WSLCONFIG, build
+from broken_machine import CHECKOUT, HF_CACHE, MODELS, NVML, WSLCONFIG, build
 from doctor.cli import main
 from fixtools import tree_snapshot
 
@@ -132,3 +132,30 @@ def test_a_failing_install_rolls_back_the_requirements_edit(machine, env, capsys
 def test_bad_arguments_exit_2(argv, message, capsys):
     assert main(["fix", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_muq_beside_torch_2_13_check_and_fix_agree(venv, tmp_path, monkeypatch, capsys):
+    # The style encoder's package imports torchaudio, which stops at torch 2.11: the check fails, the fix
+    # installs torch 2.11 with its torchaudio, the check passes, and neither points at the other again.
+    from broken_machine import build_root
+
+    monkeypatch.setenv("DRDOCTOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("DRDOCTOR_PIP_FIND_LINKS", str(venv.wheelhouse))
+    root = build_root(tmp_path / "root")
+    nvml = tmp_path / "nvml.json"
+    nvml.write_text(json.dumps(NVML))  # CUDA 12.6, an RTX 3060 (sm_86)
+    venv.install("torch==2.13.0+cu126", "muq==0.1.0", "transformers==4.53.3")
+    flags = ["--root", str(root), "--python", str(venv.python), "--diffrhythm", CHECKOUT, "--nvml-snapshot", str(nvml)]
+
+    assert main(["check", "--json", *flags]) == 1
+    audio = next(f for f in json.loads(capsys.readouterr().out)["findings"] if f["id"] == "torch.torchaudio_pair")
+    assert audio["status"] == "fail" and audio["fix"] == "torch.reinstall" and "muq 0.1.0" in audio["title"]
+
+    assert main(["fix", "--yes", "torch.reinstall", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "'torch==2.11.0+cu126', 'torchaudio==2.11.0+cu126'" in out
+    assert "check torch.torchaudio_pair: fail -> ok" in out and "  verified:" in out
+    assert "-torch==2.6.0" in out and "+torchaudio==2.11.0" in out  # the checkout's pins follow
+
+    assert main(["fix", "--dry-run", "--json", *flags]) == 0
+    assert "torch.reinstall" not in [p["fix"] for p in json.loads(capsys.readouterr().out)["plans"]]

@@ -108,10 +108,64 @@ def test_a_build_without_kernels_for_the_gpu_is_replaced():
     assert "torch==2.13.0+cu126" in install.argv
 
 
-@pytest.mark.parametrize("driver,why", [(None, "no working NVIDIA driver"), ((10, 2), "no CUDA build")])
-def test_no_fitting_build_is_blocked(driver, why):
-    plan = plan_for("torch.reinstall", FixContext(python="/p", torch_build=("2.13.0+cpu", "cpu"), driver_cuda=driver))
-    assert plan.blocked and why in plan.blocked
+def test_no_fitting_build_is_blocked():
+    plan = plan_for("torch.reinstall", FixContext(python="/p", torch_build=("2.13.0+cpu", "cpu"), driver_cuda=(10, 2)))
+    assert plan.blocked and "no CUDA build" in plan.blocked
+
+
+def test_without_a_driver_any_build_fits_and_a_missing_torch_is_the_cpu_build():
+    done = plan_for("torch.reinstall", FixContext(python="/p", torch_build=("2.13.0+cpu", "cpu")))
+    assert done.empty and not done.blocked and "runs on the CPU" in done.done_reason
+    [install] = plan_for("torch.reinstall", FixContext(python="/p")).steps
+    assert install.argv == ("/p", "-m", "pip", "install", "torch==2.13.0+cpu", "--index-url", "https://download.pytorch.org/whl/cpu")
+
+
+def test_a_build_the_driver_runs_through_minor_version_compatibility_is_kept():
+    # cu126 on a CUDA 12.4 driver works (eager code); the table's pick for the driver would be torch 2.6.0+cu124.
+    ctx = FixContext(python="/p", torch_build=("2.13.0+cu126", "cu126"), driver_cuda=(12, 4), compute_capability=(7, 5),
+                     driver_version="550.54.14")
+    plan = plan_for("torch.reinstall", ctx)
+    assert plan.empty and "through minor-version compatibility" in plan.done_reason
+    # Below the CUDA 12.x floor (an impossible pair here, but the rule is the check's): it does not start.
+    below = FixContext(python="/p", torch_build=("2.13.0+cu126", "cu126"), driver_cuda=(12, 4), driver_version="520.61.05")
+    assert "torch==2.6.0+cu124" in plan_for("torch.reinstall", below).steps[0].argv
+
+
+@pytest.mark.parametrize(("driver", "capability", "pins", "index"), [
+    ((12, 6), (8, 6), ("torch==2.11.0+cu126", "torchaudio==2.11.0+cu126"), "cu126"),
+    ((12, 4), (7, 5), ("torch==2.6.0+cu124", "torchaudio==2.6.0+cu124"), "cu124"),
+    (None, None, ("torch==2.11.0+cpu", "torchaudio==2.11.0+cpu"), "cpu"),
+])
+def test_muq_needs_a_torch_that_has_a_torchaudio(driver, capability, pins, index):
+    ctx = FixContext(python="/p", packages={"torch": "2.13.0+cu126", "muq": "0.1.0"},
+                     torch_build=("2.13.0+cu126", "cu126"), driver_cuda=driver, compute_capability=capability)
+    plan = plan_for("torch.reinstall", ctx)
+    [install] = plan.steps
+    assert install.argv == ("/p", "-m", "pip", "install", *pins, "--index-url", f"https://download.pytorch.org/whl/{index}")
+    assert any("muq" in note and "imports torchaudio" in note for note in plan.notes)
+
+
+def test_an_explicit_torch_version_wins_over_muq_and_says_what_it_costs():
+    ctx = FixContext(python="/p", packages={"torch": "2.13.0+cu126", "muq": "0.1.0", "torchaudio": "2.11.0"},
+                     torch_build=("2.13.0+cu126", "cu126"), driver_cuda=(12, 6), torch_version="2.13")
+    plan = plan_for("torch.reinstall", ctx)
+    [uninstall] = plan.steps
+    assert uninstall.argv == ("/p", "-m", "pip", "uninstall", "-y", "torchaudio")
+    assert any("computing a style needs it" in note and "leave out --torch-version" in note for note in plan.notes)
+
+
+def test_muq_beside_torch_2_13_gets_torch_2_11_with_its_torchaudio_and_then_nothing_to_do(venv):
+    venv.uninstall("torch", "torchaudio", "muq")
+    venv.install("torch==2.13.0+cu126", "muq==0.1.0")
+    ctx = lambda: _ctx(venv, driver_cuda=(12, 6), compute_capability=(8, 6))  # noqa: E731
+    plan = plan_for("torch.reinstall", ctx())
+    [install] = plan.steps
+    assert install.argv[3:6] == ("install", "torch==2.11.0+cu126", "torchaudio==2.11.0+cu126")
+    assert apply_plan(plan, yes, io.StringIO()).state == "applied"
+    packages = venv.packages()
+    assert packages["torch"] == "2.11.0+cu126" and packages["torchaudio"] == "2.11.0+cu126"
+    again = plan_for("torch.reinstall", ctx())
+    assert again.empty and "torchaudio 2.11.0+cu126 matches it" in again.done_reason
 
 
 def test_online_models_paths_downloads_the_interrupted_file_again(venv, tmp_path):
