@@ -1,0 +1,98 @@
+"""`drdoctor generate`: make a song with the hardened runner, showing its progress; exits with its exit code.
+
+Options for drdoctor itself: --python PY (the interpreter of the DiffRhythm environment), --json (print the
+runner's events as they come instead of the display). Every other option goes to `python -m runner`
+(see `python -m runner --help`); --diffrhythm and --models are filled from the config when not given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from doctor import config as config_mod
+from doctor.launch import ForwardSigint, LaunchError, RunnerProcess, diagnose_no_events, pick_python
+from doctor.run_view import RunView
+from runner.events import ExitCode
+
+RUNNER_HELP = """runner options (passed through to `python -m runner`):
+  --lyrics SONG.lrc            timed lyrics (none: instrumental)
+  --style TEXT | --ref-audio CLIP
+  --length 95|96-285           seconds (default 95)
+  --steps 32  --cfg 4.0  --seed N
+  --device auto|cpu|cuda[:i]   --dtype auto|float32|bfloat16|float16
+  --chunked / --no-chunked     VAE decode in windows (default) or whole
+  --diffrhythm DIR  --models DIR  --model-file ROLE=PATH
+  --out SONG.wav  --run-dir DIR  --resume RUN_DIR  --timeout S
+  --bundle DIR                 a tiny self-test bundle instead of a checkout"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="drdoctor generate", description="Make a song with the hardened runner.",
+        epilog=RUNNER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--python", help="interpreter of the DiffRhythm environment (default: config, then this one)")
+    p.add_argument("--json", action="store_true", help="print the runner's events (NDJSON) instead of the display")
+    return p
+
+
+def _has(args: list[str], option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in args)
+
+
+def runner_args(rest: list[str], config: dict[str, Any]) -> list[str]:
+    """The runner's arguments: the user's, plus checkout and models from the config when missing."""
+    args = list(rest)
+    if _has(args, "--bundle") or _has(args, "--resume"):
+        return args
+    root = config_mod.get(config, "diffrhythm", "root")
+    if root and not _has(args, "--diffrhythm"):
+        args += ["--diffrhythm", str(root)]
+    if not _has(args, "--models") and not _has(args, "--model-file"):
+        models = config.get("models") if isinstance(config.get("models"), dict) else {}
+        if models.get("dir"):
+            args += ["--models", str(models["dir"])]
+        for role in ("cfm", "cfm_full", "vae", "muq"):
+            if models.get(role):
+                args += ["--model-file", f"{role}={models[role]}"]
+    return args
+
+
+def main(argv: list[str]) -> int:
+    ns, rest = _parser().parse_known_args(argv)
+    try:
+        config = config_mod.load()
+    except config_mod.ConfigError as exc:
+        print(f"drdoctor generate: {exc}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    python = pick_python(ns.python, config)
+    try:
+        runner = RunnerProcess(python, runner_args(rest, config))
+    except LaunchError as exc:
+        print(f"drdoctor generate: {exc}\n  what to do: run `drdoctor check` (is [diffrhythm] python right?)",
+              file=sys.stderr)
+        return int(ExitCode.ENVIRONMENT)
+    view = None if ns.json else RunView(sys.stdout)
+    finished = None
+    with ForwardSigint(runner):
+        if ns.json:
+            for raw in runner.lines():
+                sys.stdout.write(raw.decode("utf-8", "replace"))
+                sys.stdout.flush()
+                if b'"run_finished"' in raw:
+                    finished = True
+        else:
+            assert view is not None
+            for event in runner.events():
+                view.feed(event)
+            view.close()
+            finished = view.state.finished is not None
+        code = runner.wait()
+    if not finished:
+        code, message, remedy = diagnose_no_events(code, list(runner.stderr_tail))
+        print(f"drdoctor generate: {message}\n  what to do: {remedy}", file=sys.stderr)
+    elif code == int(ExitCode.FAILURE) and runner.stderr_tail and view is not None:
+        print("runner stderr (last lines):\n  " + "\n  ".join(list(runner.stderr_tail)[-10:]), file=sys.stderr)
+    return code

@@ -1,0 +1,156 @@
+"""`python -m runner`: one run from arguments to exit code, every outcome reported as events."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from runner import artifacts
+from runner.emit import Emitter, claim_stdout
+from runner.errors import BadInput, RunError
+from runner.outcome import outcome_for
+from runner.request import Request, parse
+
+log = logging.getLogger("runner")
+
+PATH_FIELDS = ("lyrics", "ref_audio", "diffrhythm", "models", "bundle", "out", "run_dir", "resume")
+
+
+def offline_environment() -> None:
+    """No network look-ups from Hugging Face libraries: every file must already be here."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def absolute(request: Request) -> Request:
+    """Paths made absolute, so request.json still means the same files from another folder."""
+    changes = {}
+    for name in PATH_FIELDS:
+        value = getattr(request, name)
+        if value:
+            changes[name] = str(Path(value).expanduser().absolute())
+    if request.model_file:
+        changes["model_file"] = tuple(
+            f"{role}={Path(path).expanduser().absolute()}" for role, _, path in (m.partition("=") for m in request.model_file)
+        )
+    return dataclasses.replace(request, **changes)
+
+
+def _setup_logging(folder: Path) -> logging.Handler:
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in log.handlers):
+        err = logging.StreamHandler(sys.stderr)
+        err.setLevel(getattr(logging, os.environ.get("RUNNER_LOG_LEVEL", "ERROR").upper(), logging.ERROR))
+        err.setFormatter(logging.Formatter("runner: %(levelname)s %(message)s"))
+        log.addHandler(err)
+    handler = logging.FileHandler(folder / artifacts.LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    return handler
+
+
+def _fail_early(emitter: Emitter, exc: RunError, started: float) -> int:
+    code = int(exc.code)
+    emitter.emit("error", stage="preflight", code=code, message=exc.message, remedy=exc.remedy)
+    emitter.emit("run_finished", ok=False, exit_code=code, output=None, seconds=round(time.monotonic() - started, 3))
+    print(f"runner: {exc.message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_environment()
+    started = time.monotonic()
+    emitter = Emitter(artifacts.new_run_id(), claim_stdout())
+    try:
+        request, _given = parse(sys.argv[1:] if argv is None else argv)
+    except SystemExit as shown:  # --help: printed to stderr (stdout is events only)
+        return int(shown.code or 0)
+    except BadInput as exc:
+        return _fail_early(emitter, exc, started)
+    request = absolute(request)
+    if request.resume:
+        folder = Path(request.resume)
+        emitter.run_id = folder.name
+    else:
+        folder = Path(request.run_dir) / emitter.run_id
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            return _fail_early(emitter, BadInput(f"cannot create the run folder {folder}: {exc.strerror}",
+                                                 "give --run-dir a folder you can write"), started)
+    emitter.attach_folder(folder / artifacts.EVENTS)
+    handler = _setup_logging(folder)
+    try:
+        return _run(request, folder, emitter, started)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        emitter.close()
+
+
+def _run(request: Request, folder: Path, emitter: Emitter, started: float) -> int:
+    # torch is imported only here: argument errors above answer fast
+    from runner import pipeline
+    from runner.interrupt import Stopper
+
+    artifacts.write_json(folder / artifacts.REQUEST, request.to_json())
+    stopper = Stopper(request.timeout)
+    stopper.install()
+    run = pipeline.Run(request, folder, emitter, stopper, pipeline.versions())
+    try:
+        device = pipeline.resolve_device(request.device)
+        device_name, dtype_name = str(device), pipeline.choose_precision(request, device).dtype
+    except RunError:
+        device_name, dtype_name = request.device, request.dtype  # preflight reports it
+    emitter.emit("run_started", request=request.to_json(), device=device_name, dtype=dtype_name,
+                 versions=run.versions, folder=str(folder), resumed=bool(request.resume))
+    log.info("run %s in %s: %s", emitter.run_id, folder, request)
+    code, error = 0, None
+    try:
+        pipeline.run_stages(run)
+    except BaseException as exc:  # noqa: BLE001 - every outcome becomes an exit code, in one place
+        outcome = outcome_for(exc)
+        stage = getattr(exc, "stage", None) or run.current_stage
+        if outcome.traceback_worthy:
+            log.exception("unexpected error in stage %s", stage)
+        else:
+            log.error("stage %s: %s", stage, outcome.message)
+        code = int(outcome.code)
+        error = {"stage": stage, "code": code, "message": outcome.message, "remedy": outcome.remedy}
+        emitter.emit("error", **error)
+    plan = run.plan
+    manifest = {
+        "run": emitter.run_id,
+        "ok": code == 0,
+        "exit_code": code,
+        "error": error,
+        "request": request.to_json(),
+        "seed": request.seed,
+        "versions": run.versions,
+        "device": str(plan.device) if plan else device_name,
+        "dtype": plan.precision.dtype if plan else dtype_name,
+        "dtype_reason": plan.precision.reason if plan else None,
+        "frames": plan.frames if plan else None,
+        "length_s": plan.length_s if plan else None,
+        "resumed_from": plan.resume_from if plan else None,
+        "files": run.files,
+        "timings": run.timings,
+        "validation": run.checks,
+        "warnings": run.warnings,
+        "output": run.output if code == 0 else None,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    try:
+        size = artifacts.write_json(folder / artifacts.MANIFEST, manifest)
+        emitter.emit("artifact", kind="manifest", path=str(folder / artifacts.MANIFEST), bytes=size)
+    except OSError as exc:
+        log.error("cannot write the manifest: %s", exc)
+    emitter.emit("run_finished", ok=code == 0, exit_code=code,
+                 output=run.output["path"] if code == 0 and run.output else None,
+                 seconds=round(time.monotonic() - started, 3))
+    return code

@@ -1,0 +1,58 @@
+"""The event writer: one JSON line per event on the real stdout (flushed) and in the run folder.
+
+`claim_stdout()` moves the process's stdout file descriptor aside for events and points fd 1 (and
+`sys.stdout`) at stderr, so a stray print() in a library can never corrupt the event stream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from runner.events import encode, make_event
+
+
+def claim_stdout() -> IO[bytes]:
+    """A private binary stream onto the original stdout; fd 1 and sys.stdout now go to stderr."""
+    sys.stdout.flush()
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(events_fd, "wb", buffering=0)
+
+
+class Emitter:
+    def __init__(self, run_id: str, stream: IO[bytes] | None):
+        self.run_id = run_id
+        self.stream = stream
+        self._file: IO[bytes] | None = None
+        self._pending: list[bytes] = []  # events before the run folder exists
+
+    def attach_folder(self, path: Path) -> None:
+        """Append events to `path` (events.ndjson) from now on, starting with those already sent."""
+        self._file = open(path, "ab", buffering=0)
+        for line in self._pending:
+            self._file.write(line)
+        self._pending.clear()
+
+    def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
+        event = make_event(type_, self.run_id, **fields)
+        line = (encode(event) + "\n").encode("utf-8")
+        if self.stream is not None:
+            try:
+                self.stream.write(line)
+                self.stream.flush()
+            except (BrokenPipeError, OSError):
+                self.stream = None  # the reader went away; keep going, the run folder has it all
+        if self._file is not None:
+            self._file.write(line)
+        else:
+            self._pending.append(line)
+        return event
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

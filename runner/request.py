@@ -1,0 +1,187 @@
+"""The run request: `python -m runner` arguments -> one frozen `Request`.
+
+argparse never prints to stdout here (stdout carries events only): a bad argument raises
+`BadInput` with argparse's message, which the caller turns into an `error` event and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.errors import BadInput
+
+DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
+MODEL_ROLES = ("cfm", "cfm_full", "vae", "muq")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+# options that a `--resume` run may change; everything else comes from the saved request
+RESUME_OVERRIDABLE = ("out", "device", "dtype", "chunked", "timeout", "fault", "run_dir")
+
+
+@dataclass(frozen=True)
+class Request:
+    lyrics: str | None = None  # path of an .lrc file; None = instrumental
+    style: str | None = None  # text prompt
+    ref_audio: str | None = None  # reference clip (>= 10 s)
+    length: float | None = None  # seconds; None = the model's default (95 s, or the bundle's own)
+    steps: int = 32
+    cfg: float = 4.0
+    seed: int = 0  # always set: random when not given
+    device: str = "auto"
+    dtype: str = "auto"
+    chunked: bool = True
+    diffrhythm: str | None = None
+    models: str | None = None
+    model_file: tuple[str, ...] = ()  # "ROLE=PATH", ROLE in MODEL_ROLES
+    bundle: str | None = None
+    out: str = "song.wav"
+    run_dir: str = "runs"
+    resume: str | None = None
+    timeout: float | None = None
+    fault: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["fault"] = list(self.fault)
+        data["model_file"] = list(self.model_file)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Request":
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["fault"] = tuple(values.get("fault") or ())
+        values["model_file"] = tuple(values.get("model_file") or ())
+        return cls(**values)
+
+    def model_paths(self) -> str | dict[str, str] | None:
+        """What `runner.checkout.load_diffrhythm` takes: the models folder and/or explicit files."""
+        if not self.model_file:
+            return self.models
+        files = dict(item.split("=", 1) for item in self.model_file)
+        return {"dir": self.models, **files} if self.models else files
+
+    def fault_value(self, name: str) -> str | None:
+        """`--fault name:value` -> "value"; `--fault name` -> ""; absent -> None."""
+        for item in self.fault:
+            key, _, value = item.partition(":")
+            if key == name:
+                return value
+        return None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # never print usage to stdout, never sys.exit
+        raise BadInput(f"bad arguments: {message}", "run `python -m runner --help` for the options")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:
+        raise _HelpShown(status)
+
+
+class _HelpShown(Exception):
+    def __init__(self, status: int):
+        self.status = status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m runner", description="Hardened DiffRhythm generation; events on stdout.")
+    p.add_argument("--lyrics", metavar="SONG.lrc", help="timed lyrics; none = instrumental")
+    style = p.add_mutually_exclusive_group()
+    style.add_argument("--style", metavar="TEXT", help="style prompt")
+    style.add_argument("--ref-audio", metavar="CLIP", help="reference clip for the style (>= 10 s)")
+    p.add_argument("--length", type=float, help="seconds: 95 (base model) or 96-285 (full model)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default 32)")
+    p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
+    p.add_argument("--device", default=None, help=DEVICES_HELP)
+    p.add_argument("--dtype", default=None, choices=DTYPES)
+    p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
+    p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
+    p.add_argument("--diffrhythm", metavar="DIR", help="DiffRhythm checkout")
+    p.add_argument("--models", metavar="DIR", help="folder holding the model files")
+    p.add_argument("--model-file", action="append", default=None, metavar="ROLE=PATH",
+                   help=f"one model file ({', '.join(MODEL_ROLES)}), e.g. vae=/models/vae_model.pt")
+    p.add_argument("--bundle", metavar="DIR", help="use a tiny self-test bundle instead of a checkout")
+    p.add_argument("--out", default=None, metavar="SONG.wav")
+    p.add_argument("--run-dir", default=None, metavar="DIR", help="where run folders go (default ./runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its saved latents or audio")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
+    p.add_argument("--fault", action="append", default=None, metavar="NAME", help="self-test fault switch")
+    return p
+
+
+def parse(argv: list[str]) -> tuple[Request, set[str]]:
+    """The request and the names of the options the user gave. Raises BadInput; help raises SystemExit."""
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except _HelpShown as shown:
+        raise SystemExit(shown.status) from None
+    given = {k for k, v in vars(ns).items() if v is not None}
+    if ns.resume:
+        return _resumed(ns, given), given
+    values = {k: v for k, v in vars(ns).items() if v is not None}
+    values["fault"] = tuple(values.get("fault") or ())
+    values["model_file"] = tuple(values.get("model_file") or ())
+    if "seed" not in values:
+        values["seed"] = secrets.randbelow(2**31)
+    request = Request(**values)
+    validate(request)
+    return request, given
+
+
+def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
+    saved_path = Path(ns.resume) / "request.json"
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{saved_path} does not exist", "--resume takes a run folder (runs/<run id>)") from None
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"cannot read {saved_path}: {exc}", "the run folder is damaged; start a new run") from None
+    base = Request.from_json(saved)
+    changes: dict[str, Any] = {"resume": ns.resume}
+    for name in RESUME_OVERRIDABLE:
+        if name in given:
+            value = getattr(ns, name)
+            changes[name] = tuple(value) if name == "fault" else value
+    ignored = sorted(given - set(RESUME_OVERRIDABLE) - {"resume"})
+    if ignored:
+        raise BadInput(
+            f"--resume reuses the saved request; these options cannot change: {', '.join('--' + n for n in ignored)}",
+            "start a new run to change them",
+        )
+    if "fault" not in changes:
+        changes["fault"] = ()
+    return dataclasses.replace(base, **changes)
+
+
+def validate(request: Request) -> None:
+    """Checks that need no files or torch."""
+    if request.steps < 2:
+        raise BadInput(f"--steps {request.steps}: need at least 2", "the default is 32")
+    if request.steps > 1000:
+        raise BadInput(f"--steps {request.steps}: more than 1000", "the default is 32")
+    if not (0.0 <= request.cfg <= 50.0):
+        raise BadInput(f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
+    if request.timeout is not None and request.timeout <= 0:
+        raise BadInput(f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
+    if request.length is not None and not (request.length > 0):
+        raise BadInput(f"--length {request.length}: must be positive", "95 or 96-285 seconds")
+    if request.bundle and request.diffrhythm:
+        raise BadInput("--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
+    if not request.bundle and not request.diffrhythm:
+        raise BadInput("no model: give --diffrhythm DIR (a checkout) or --bundle DIR", "see `drdoctor generate --help`")
+    for item in request.model_file:
+        role, sep, path = item.partition("=")
+        if not sep or role not in MODEL_ROLES or not path:
+            raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
+                           "e.g. --model-file vae=/models/vae_model.pt")
+    device = request.device
+    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise BadInput(f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")

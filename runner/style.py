@@ -1,0 +1,105 @@
+"""The style vector [1, 512]: from a text prompt or a reference clip, through a disk cache.
+
+The cache key is (style encoder identity, SHA-256 of the prompt text or of the clip's bytes), so a
+second run with the same style never builds the style encoder (MuQ-MuLan: seconds to load, GBs of
+memory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from runner.clip import reference_excerpt
+from runner.components import Components
+from runner.errors import BadInput, EnvironmentProblem, InvalidOutput
+
+STYLE_DIM = 512
+
+
+def _sha256_bytes(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def style_cache_key(encoder_id: str, kind: str, content_sha256: str) -> str:
+    return hashlib.sha256(f"{encoder_id}\0{kind}\0{content_sha256}".encode()).hexdigest()
+
+
+def _checked(vector: Any, what: str) -> torch.Tensor:
+    if not isinstance(vector, torch.Tensor):
+        raise InvalidOutput(f"the style encoder returned {type(vector).__name__} for {what}, not a tensor", "")
+    vector = vector.detach().to(device="cpu", dtype=torch.float32)
+    if vector.numel() != STYLE_DIM:
+        raise InvalidOutput(
+            f"the style encoder returned shape {tuple(vector.shape)} for {what}; expected [1, {STYLE_DIM}]",
+            "check that the MuQ-MuLan folder holds OpenMuQ/MuQ-MuLan-large",
+        )
+    vector = vector.reshape(1, STYLE_DIM).contiguous()
+    if not torch.isfinite(vector).all():
+        raise InvalidOutput(f"the style encoder returned NaN or Inf for {what}", "check the MuQ-MuLan weights")
+    return vector
+
+
+def _load_cached(path: Path) -> torch.Tensor | None:
+    try:
+        vector = torch.load(path, weights_only=True, map_location="cpu")
+        return _checked(vector, "the cache")
+    except Exception:  # a missing, cut or foreign cache file is only a cache miss
+        return None
+
+
+def _store(path: Path, vector: torch.Tensor) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".style-", suffix=".pt")
+        os.close(fd)
+        torch.save(vector.clone(), tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def compute_style(request: Any, components: Components, cache_dir: Path | str) -> tuple[torch.Tensor, bool]:
+    """(style [1, 512] float32 on the CPU, whether it came from the cache)."""
+    prompt = getattr(request, "style", None)
+    clip = getattr(request, "ref_audio", None)
+    if prompt and clip:
+        raise BadInput("the request gives both a text style and a reference clip", "give only one of them")
+    if clip:
+        clip = Path(clip)
+        if not clip.is_file():
+            raise BadInput(f"reference clip {clip} does not exist", "give the path of an audio file")
+        kind, content = "wav", _sha256_bytes(clip)
+    elif prompt:
+        kind, content = "text", hashlib.sha256(str(prompt).encode("utf-8")).hexdigest()
+    else:
+        raise BadInput("the request has no style", "give a text style (e.g. 'pop, piano, female vocals') or a clip")
+
+    cache_file = Path(cache_dir) / f"{style_cache_key(components.style_encoder_id, kind, content)}.pt"
+    cached = _load_cached(cache_file) if cache_file.is_file() else None
+    if cached is not None:
+        return cached, True
+
+    wav = reference_excerpt(clip) if kind == "wav" else None  # refuse a bad clip before loading the encoder
+    if components.style_encoder_factory is None:
+        raise EnvironmentProblem(
+            "this install has no style encoder and the style is not in the cache",
+            "install the MuQ-MuLan model (OpenMuQ/MuQ-MuLan-large) and the `muq` package",
+        )
+    encoder = components.style_encoder_factory()
+    with torch.no_grad():
+        if wav is not None:
+            vector = _checked(encoder(wavs=wav), f"reference clip {clip}")
+        else:
+            vector = _checked(encoder(texts=[str(prompt)]), "the text style")
+    _store(cache_file, vector)
+    return vector, False

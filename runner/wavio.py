@@ -1,0 +1,85 @@
+"""Guarded peak normalisation and atomic int16 stereo WAV writing (stdlib `wave`).
+
+The output path only ever holds a complete file: the WAV is written under a hidden temporary name
+in the same folder, flushed to disk, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import wave
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from runner.components import SAMPLE_RATE
+from runner.errors import InvalidOutput
+
+TARGET_DBFS = -1.0
+MIN_PEAK = 1e-4
+
+
+def normalise(audio: torch.Tensor, target_dbfs: float = TARGET_DBFS) -> torch.Tensor:
+    """Scale so the peak sits at `target_dbfs`; refuses NaN/Inf and (near) silence instead of dividing by it."""
+    a = audio.float()
+    if not bool(torch.isfinite(a).all()):
+        raise InvalidOutput("the audio holds NaN or Inf: nothing to normalise", "see the validate stage")
+    peak = float(a.abs().max()) if a.numel() else 0.0
+    if peak < MIN_PEAK:
+        raise InvalidOutput(f"the audio is silent (peak {peak:.3g}): refusing to amplify it", "see the validate stage")
+    return (a * (10 ** (target_dbfs / 20) / peak)).clamp(-1.0, 1.0)
+
+
+def to_int16_frames(audio: torch.Tensor) -> bytes:
+    """[channels, samples] in [-1, 1] -> interleaved little-endian int16 bytes."""
+    pcm = torch.round(audio.clamp(-1.0, 1.0) * 32767.0).to(torch.int16)
+    return pcm.t().contiguous().numpy().astype("<i2").tobytes()
+
+
+def write_wav_atomic(
+    path: Path,
+    audio: torch.Tensor,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    chunk_frames: int = 1 << 18,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write `audio` [2, samples] in [-1, 1] to `path` atomically; returns the file's size."""
+    path = Path(path)
+    channels = audio.shape[0]
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with wave.open(raw, "wb") as w:
+                w.setnchannels(channels)
+                w.setsampwidth(2)
+                w.setframerate(sample_rate)
+                total = audio.shape[1]
+                for start in range(0, max(total, 1), chunk_frames):
+                    w.writeframes(to_int16_frames(audio[:, start : start + chunk_frames]))
+                    if on_chunk is not None:
+                        on_chunk(min(start + chunk_frames, total), total)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
+
+
+def save_atomic(path: Path, write: Callable[[Path], None]) -> int:
+    """Run `write(tmp_path)` then rename over `path`: for the run folder's artifacts."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
