@@ -1,0 +1,89 @@
+"""The app's only door to the engines: the checkup, the fixes, the report.
+
+Every function here runs in a worker thread and calls the code `drdoctor check` and `drdoctor fix`
+call; imports are deferred so the app paints before the engines load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from doctor.findings import Finding
+
+
+def checkup_options(*, root: str | None = None, python: str | None = None, diffrhythm: str | None = None,
+                    models: str | None = None, deep: bool = False, nvml_snapshot: str | None = None) -> Any:
+    """The `CheckupOptions` for the app's command line, built as `drdoctor check` builds them."""
+    from doctor.checkup import CheckupOptions
+    from doctor.probes.nvml import recorded
+
+    kwargs: dict[str, Any] = {"python": python, "diffrhythm": diffrhythm, "models": models, "deep": deep}
+    if root:
+        kwargs["root"] = Path(root)
+    if nvml_snapshot:
+        kwargs["nvml"] = recorded(Path(nvml_snapshot))
+    return CheckupOptions(**kwargs)
+
+
+def stream_checkup(options: Any, on_finding: Callable[[Finding], None]) -> Any:
+    """Run the checkup, calling `on_finding` as each probe's findings are known; returns the Report."""
+    from doctor.checkup import CheckupOptions, run_checkup
+
+    def step(done) -> None:
+        for finding in done.findings:
+            on_finding(finding)
+
+    return run_checkup(options if options is not None else CheckupOptions(), on_step=step)
+
+
+def report_findings(report: Any) -> list[Finding]:
+    return list(getattr(report, "findings", []) or [])
+
+
+def report_json(report: Any, *, redact: bool = True) -> str:
+    return json.dumps(report.to_json(redact=redact), indent=1)
+
+
+def fix_options(checkup: Any, base: Any = None) -> Any:
+    """`FixOptions` for the checkup's machine: `base` (flags such as the host RAM) with the checkup's
+    root, interpreter, checkout and models laid over it."""
+    from doctor.checkup import CheckupOptions
+    from doctor.fixes.gather import FixOptions
+
+    checkup = checkup if checkup is not None else CheckupOptions()
+    base = base if base is not None else FixOptions()
+    updates: dict[str, Any] = {"root": Path(checkup.root)}
+    if checkup.python:
+        updates["python"] = checkup.python
+    if checkup.diffrhythm:
+        updates["diffrhythm"] = checkup.diffrhythm
+    if checkup.models:
+        updates["models"] = (checkup.models,)
+    if checkup.env is not None:
+        updates["env"] = dict(checkup.env)
+    return dataclasses.replace(base, **updates)
+
+
+def plan_fix(fix_id: str, checkup: Any, report: Any, base: Any = None) -> Any:
+    """The Plan for `fix_id`, made from the checkup's facts as `drdoctor fix` makes it."""
+    from doctor.fixes import FIXES, plan_for
+    from doctor.fixes.gather import context_from_facts
+
+    if fix_id not in FIXES:
+        return None
+    context = context_from_facts(getattr(report, "facts", None), fix_options(checkup, base))
+    return plan_for(fix_id, context)
+
+
+def apply_plan(plan: Any, out: Any) -> Any:
+    """Apply `plan`'s steps (consent was given in the dialog), streaming output to `out`.
+
+    Follow-ups (such as `wsl.exe --shutdown`) are shown in the dialog but not run from the app."""
+    from doctor.fixes.apply import apply_plan as apply
+
+    return apply(plan, confirm=lambda question: True, out=out, followups=False)
+
+

@@ -1,0 +1,414 @@
+"""Generate: a form that refuses bad values inline, then the run with one bar per stage.
+
+The run is launched exactly as `drdoctor generate` launches it (`doctor.launch`), as a subprocess whose
+stdout a thread worker reads line by line; events come back as messages and are folded into a
+`RunState`, which the widgets show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.validation import Function, Integer, ValidationResult
+from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static
+
+from doctor.tui import launching, messages
+from doctor.tui.run_state import RunState
+from doctor.tui.runner_stream import RunProcess, launch
+from doctor.tui.widgets.mode_bar import ModeBar
+from doctor.tui.widgets.run_log import RunLog
+from doctor.tui.widgets.stage_progress import StageBars
+from doctor.tui.widgets.validation_table import ValidationTable
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+MAX_LENGTH = 285.0
+
+
+def _lrc_preview(path_text: str) -> tuple[str, bool]:
+    """The lyrics as the runner will read them (its own torch-free parser and rules), and whether the
+    file is usable: timed LRC lines, or plain lines the runner times over the song; never a mix."""
+    from runner.errors import BadInput
+    from runner.lrc import parse_lrc
+    from runner.lyrics_timing import is_untimed, refuse_mixed
+
+    if not path_text.strip():
+        return "no lyrics file: an instrumental", True
+    path = Path(path_text).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"no such file: {path}", False
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {path}: {exc}", False
+    try:
+        refuse_mixed(text, path.name)
+    except BadInput as exc:
+        return f"{exc.message}\n  {exc.remedy}", False
+    parsed = parse_lrc(text)
+    if is_untimed(text):
+        words = [issue.lineno for issue in parsed.skipped if issue.untimed]
+        return f"{len(words)} untimed lines: the runner times them over the song", True
+    lines = [f"{len(parsed.lines)} timed lines" + (f", {len(parsed.skipped)} skipped" if parsed.skipped else "")]
+    for line in parsed.lines[:3]:
+        lines.append(f"  [{int(line.start // 60):02d}:{line.start % 60:05.2f}] {line.text}")
+    if len(parsed.lines) > 3:
+        lines.append(f"  … up to [{int(parsed.lines[-1].start // 60):02d}:{parsed.lines[-1].start % 60:05.2f}]")
+    for issue in parsed.skipped[:2]:
+        lines.append(f"  ! line {issue.lineno}: {issue.message}")
+    return "\n".join(lines), bool(parsed.lines)
+
+
+class GenerateScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run", id="generate.run", priority=True,
+                tooltip="Launch the runner with these settings (as `drdoctor generate` does)."),
+        Binding("escape", "cancel", "Cancel", id="generate.cancel",
+                tooltip="Send SIGINT to the run; it stops at a safe point and can be resumed."),
+        Binding("ctrl+t", "resume", "Resume", id="generate.resume", priority=True,
+                tooltip="Resume the cancelled or failed run, reusing what it had finished."),
+        Binding("ctrl+e", "toggle_view", "Form/Run", id="generate.toggle", priority=True,
+                tooltip="Switch between the settings form and the run's progress."),
+    ]
+
+    HELP = "generate"
+    AUTO_FOCUS = "#lyrics"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = RunState()
+        self.process: RunProcess | None = None
+        self.running = False
+        self._dirty_stages: set[str] = set()
+        self._new_checks: list[dict] = []
+        self._warnings_dirty = False
+        self._log_lines: list[str] = []
+
+    # ---------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        opts = self.app.options
+        yield ModeBar("generate")
+        with ContentSwitcher(initial="form", id="generate-switcher"):
+            with VerticalScroll(id="form"):
+                with Horizontal(classes="field"):
+                    yield Label("Lyrics", classes="field-label")
+                    yield Input(opts.lyrics or "", compact=True, placeholder="path to an .lrc file (empty: instrumental)",
+                                id="lyrics", validators=[Function(lambda v: _lrc_preview(v)[1], "unusable lyrics file")])
+                yield Static("", id="lrc-preview")
+                with Horizontal(classes="field"):
+                    yield Label("Style", classes="field-label")
+                    yield Input(opts.style or "", compact=True, placeholder="text prompt, e.g. 'pop, piano, female vocal'", id="style")
+                with Horizontal(classes="field"):
+                    yield Label("Ref clip", classes="field-label")
+                    yield Input(compact=True, placeholder="or a reference audio clip (>= 10 s)", id="ref-audio",
+                                validators=[Function(lambda v: not v.strip() or Path(v).expanduser().is_file(),
+                                                     "no such audio file")])
+                with Horizontal(classes="field"):
+                    yield Label("Length s", classes="field-label")
+                    yield Input(compact=True, placeholder="default", id="length", classes="short",
+                                validators=[Function(lambda v: not v.strip() or _number_ok(v), "length must be 1-285 s")])
+                    yield Label("Seed", classes="field-label short-label")
+                    yield Input("0", compact=True, id="seed", classes="short", type="integer",
+                                validators=[Integer(minimum=0, maximum=2**32 - 1, failure_description="seed must be 0..2^32-1")])
+                    yield Label("Steps", classes="field-label short-label")
+                    yield Input("32", compact=True, id="steps", classes="short", type="integer",
+                                validators=[Integer(minimum=1, maximum=1000, failure_description="steps must be 1-1000")])
+                with Horizontal(classes="field"):
+                    yield Label("Device", classes="field-label")
+                    yield Select([(d, d) for d in DEVICES], compact=True, value="auto", allow_blank=False, id="device")
+                    yield Label("Dtype", classes="field-label short-label")
+                    yield Select([(d, d) for d in DTYPES], compact=True, value="auto", allow_blank=False, id="dtype")
+                yield Static("", id="recommendation")
+                with Horizontal(classes="field"):
+                    yield Label("Output", classes="field-label")
+                    yield Input(opts.out, compact=True, id="out", validators=[Function(_out_ok, "the output folder does not exist")])
+                    yield Label("Run in", classes="field-label short-label")
+                    yield Select([("this machine", "local"), ("container", "container")], compact=True,
+                                 value="container" if opts.container else "local", allow_blank=False, id="where")
+                yield Static("", id="form-errors")
+                yield Button("Run (ctrl+r)", id="run-button", variant="primary")
+            with VerticalScroll(id="run"):
+                yield Static("no run yet: fill the form and press ctrl+r", id="run-title")
+                yield StageBars(id="stages")
+                yield Static("", id="outcome")
+                yield ValidationTable(id="validation")
+                yield Static("", id="warnings")
+                yield RunLog(id="run-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._update_preview(self.query_one("#lyrics", Input).value)
+        self.show_recommendation()
+        self.set_interval(1 / 15, self._redraw, name="render run")
+
+    # ---------------------------------------------------------------- the form
+    def show_recommendation(self) -> None:
+        rec = launching.recommended(getattr(self.app, "report", None))
+        if rec is None:
+            self.query_one("#recommendation", Static).update("device/dtype: auto (the checkup's advice shows here)")
+            return
+        device, dtype, why = rec
+        if device in DEVICES:
+            self.query_one("#device", Select).value = device
+        if dtype in DTYPES:
+            self.query_one("#dtype", Select).value = dtype
+        self.query_one("#recommendation", Static).update(f"recommended: {device}/{dtype} ({why})")
+
+    @on(Input.Changed, "#lyrics")
+    def _lyrics_changed(self, event: Input.Changed) -> None:
+        self._update_preview(event.value)
+
+    def _update_preview(self, value: str) -> None:
+        text, ok = _lrc_preview(value)
+        preview = self.query_one("#lrc-preview", Static)
+        preview.update(text)
+        preview.set_class(not ok, "-invalid")
+
+    @on(Input.Changed)
+    def _field_changed(self, event: Input.Changed) -> None:
+        self._show_errors()
+
+    def form_errors(self) -> list[str]:
+        errors = []
+        for field in self.query("#form Input").results(Input):
+            result: ValidationResult | None = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                errors.extend(f"{field.id}: {d}" for d in result.failure_descriptions)
+        style = self.query_one("#style", Input).value.strip()
+        ref = self.query_one("#ref-audio", Input).value.strip()
+        if style and ref:
+            errors.append("style: give a text prompt or a reference clip, not both")
+        if not style and not ref:
+            errors.append("style: give a text prompt or a reference clip")
+        return errors
+
+    def _show_errors(self) -> list[str]:
+        errors = self.form_errors()
+        box = self.query_one("#form-errors", Static)
+        box.update(Text("\n".join(errors), style="bold red") if errors else Text("ready to run", style="green"))
+        return errors
+
+    def request_args(self) -> dict:
+        value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
+        return {
+            "lyrics": value("lyrics") or None,
+            "style": value("style") or None,
+            "ref_audio": value("ref-audio") or None,
+            "length": float(value("length")) if value("length") else None,
+            "seed": int(value("seed") or 0),
+            "steps": int(value("steps") or 32),
+            "device": str(self.query_one("#device", Select).value),
+            "dtype": str(self.query_one("#dtype", Select).value),
+            "out": value("out"),
+        }
+
+    # ---------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "cancel":
+            return self.running
+        if action == "resume":
+            return not self.running and self.state.resumable
+        if action == "run":
+            return not self.running
+        return True
+
+    @on(Button.Pressed, "#run-button")
+    def action_run(self) -> None:
+        if self.running:
+            return
+        if self._show_errors():
+            self.notify("fix the form first", severity="error")
+            self.query_one(ContentSwitcher).current = "form"
+            return
+        if self.query_one("#where", Select).value == "container":
+            self.start(launching.container_args(self.app.options, **self.request_args()), module="doctor")
+        else:
+            self.start(launching.runner_args(self.app.options, **self.request_args()))
+
+    def action_resume(self) -> None:
+        if self.running or not self.state.run:
+            return
+        self.start(launching.resume_args(self.app.options, self.state.run))
+
+    def resume_run(self, run_id: str) -> None:
+        """Resume a run picked in the runs history."""
+        if not self.running:
+            self.start(launching.resume_args(self.app.options, run_id))
+
+    def action_cancel(self) -> None:
+        if self.process is not None and self.running:
+            self.process.interrupt()
+            self.query_one("#run-title", Static).update(Text("cancelling: SIGINT sent…", style="bold yellow"))
+
+    def action_toggle_view(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "run" if switcher.current == "form" else "form"
+        self.query_one("#lyrics" if switcher.current == "form" else "#run").focus()
+
+    # ---------------------------------------------------------------- the run
+    def start(self, args: list[str], module: str = "runner") -> None:
+        """Launch `python -m runner ARGS` and show its progress (`module`: another event source, for the
+        benchmark)."""
+        self.state = RunState()
+        self.running = True
+        self._dirty_stages.clear()
+        self._new_checks.clear()
+        self._log_lines = []
+        self.query_one(StageBars).show(self.state)
+        self.query_one(ValidationTable).reset()
+        self.query_one(RunLog).reset()
+        self.query_one("#warnings", Static).update("")
+        self.query_one("#outcome", Static).update("")
+        self.query_one("#outcome", Static).set_classes("")
+        self.query_one("#run-title", Static).update("starting the runner…")
+        self.query_one(ContentSwitcher).current = "run"
+        self.process = None
+        self.refresh_bindings()
+        self._stream(launching.python(self.app.options), args, module)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False, name="runner")
+    def _stream(self, python: str, args: list[str], module: str) -> None:
+        process = launch(python, args, self.post_message, module=module)
+        if process is not None:
+            self.process = process
+            process.stream()
+
+    def on_unmount(self) -> None:
+        if self.process is not None and self.running:
+            self.process.interrupt()  # the runner stops at a safe point; the run stays resumable
+
+    def on_run_launched(self, message: messages.RunLaunched) -> None:
+        self.query_one("#run-title", Static).update(f"runner started (pid {message.pid})")
+
+    # Handlers only fold the event into the state and note what changed; `_redraw` (a 15 Hz timer, and
+    # at once for rare events) redraws what changed. So a runner writing thousands of events a second
+    # costs a dict update each, and the widgets are redrawn at most 15 times a second.
+    def on_stage_progress(self, message: messages.StageProgress) -> None:
+        self.state.apply(message.event)
+        self._dirty_stages.add(str(message.event.get("stage")))
+
+    def on_run_event(self, message: messages.RunEvent) -> None:
+        event = message.event
+        kind = self.state.apply(event)
+        if kind in ("stage_started", "stage_finished", "error"):
+            self._dirty_stages.add(str(event.get("stage")))
+        if kind == "run_started":
+            self.query_one("#run-title", Static).update(
+                f"run {self.state.run} · {self.state.device}/{self.state.dtype}")
+        elif kind == "check":
+            self._new_checks.append(self.state.checks[-1])
+        elif kind == "warning":
+            self._warnings_dirty = True
+        elif kind in ("error", "run_finished"):
+            self._redraw()
+            self._show_outcome()
+
+    def on_run_log(self, message: messages.RunLog) -> None:
+        self._log_lines.extend(message.lines)
+
+    def on_run_exited(self, message: messages.RunExited) -> None:
+        self.state.exited(message.returncode, message.stderr_tail)
+        self.running = False
+        self._dirty_stages.update(self.state.stages)
+        self._redraw()
+        self._show_outcome()
+        self.refresh_bindings()
+        self.app.post_message(messages.RunsChanged())
+
+    def _redraw(self) -> None:
+        """Redraw what changed since the last call."""
+        if self._dirty_stages:
+            bars = self.query_one(StageBars)
+            for stage in self._dirty_stages:
+                bars.show(self.state, stage)
+            self._dirty_stages.clear()
+        if self._new_checks:
+            table = self.query_one(ValidationTable)
+            for check in self._new_checks:
+                table.add_check(check)
+            self._new_checks.clear()
+        if self._warnings_dirty:
+            self._show_warnings()
+            self._warnings_dirty = False
+        if self._log_lines:
+            self.query_one(RunLog).write_lines(self._log_lines)
+            self._log_lines = []
+
+    def _show_warnings(self) -> None:
+        lines = [f"! {w.get('stage') or '-'}: {w.get('message')}" for w in self.state.warnings[-4:]]
+        self.query_one("#warnings", Static).update(Text("\n".join(lines), style="yellow"))
+
+    def _show_outcome(self) -> None:
+        state, box = self.state, self.query_one("#outcome", Static)
+        run_dir = Path(self.app.options.run_dir) / state.run if state.run else None
+        if state.cancelled:
+            box.set_classes("-cancelled")
+            text = Text()
+            text.append(f"cancelled in {state.failed_stage or 'a stage'}", style="bold")
+            text.append(" (exit 130): resumable, press ctrl+t")
+            if state.error and state.error.get("remedy"):
+                text.append(f"\n{state.error['remedy']}")
+            if run_dir:
+                text.append(f"\nrun folder {run_dir}")
+            box.update(text)
+        elif state.error is not None or (state.done and not state.ok):
+            error = state.error or {}
+            box.set_classes("-failed")
+            text = Text()
+            text.append(f"FAILED in {state.failed_stage or '?'}", style="bold")
+            text.append(f" (exit {state.exit_code if state.exit_code is not None else error.get('code', '?')})\n")
+            text.append(str(error.get("message") or "the runner ended without saying why; see the stderr log"))
+            if error.get("remedy"):
+                text.append(f"\nremedy: {error['remedy']}")
+            if state.resumable:
+                text.append("\nresumable: press ctrl+t")
+            box.update(text)
+        elif state.ok:
+            box.set_classes("-ok")
+            lines = [f"done: {state.output}"]
+            facts = _audio_facts(state)
+            if facts:
+                lines.append(facts)
+            if state.seconds is not None:
+                lines.append(f"took {state.seconds:.1f} s" + (f" · run folder {run_dir}" if run_dir else ""))
+            box.update("\n".join(lines))
+
+
+def _audio_facts(state: RunState) -> str:
+    """Duration (from the manifest), peak and loudness (from the validation checks) of a finished song."""
+    parts = []
+    manifest = state.artifact("manifest")
+    if manifest:
+        try:
+            length = json.loads(Path(manifest).read_text(encoding="utf-8")).get("length_s")
+        except (OSError, ValueError):
+            length = None
+        if isinstance(length, (int, float)):
+            parts.append(f"duration {length:.1f} s")
+    for label, name, unit in (("peak", "peak", ""), ("loudness", "rms_dbfs", " dBFS RMS")):
+        check = state.check(name)
+        if check is not None and isinstance(check.get("value"), (int, float)):
+            parts.append(f"{label} {check['value']:.3g}{unit}")
+    return " · ".join(parts)
+
+
+def _number_ok(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return 1 <= value <= MAX_LENGTH
+
+
+def _out_ok(text: str) -> bool:
+    if not text.strip():
+        return False
+    parent = Path(text).expanduser().parent
+    return parent.is_dir()

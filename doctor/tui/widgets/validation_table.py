@@ -1,0 +1,55 @@
+"""The runner's validation results (`check` events) as they arrive: check, value, limit, ok."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+class ValidationTable(DataTable):
+    DEFAULT_CSS = """
+    ValidationTable { height: auto; max-height: 10; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", show_cursor=False, **kwargs)
+
+    def on_mount(self) -> None:
+        self.add_column("check", key="check")
+        self.add_column("value", key="value")
+        self.add_column("limit", key="limit")
+        self.add_column("ok", key="ok")
+
+    def add_check(self, check: dict[str, Any]) -> None:
+        """One `check` event as a row (a repeated check replaces its row)."""
+        passed = bool(check.get("ok"))
+        if passed:
+            ok = Text("✓ ok", style="bold green")
+        elif check.get("severity") == "warn":
+            ok = Text("! warn", style="bold yellow")
+        else:
+            ok = Text("✗ FAIL", style="bold red")
+        name = str(check.get("name"))
+        key = f"{check.get('stage')}:{name}"
+        if key in self.rows:
+            self.remove_row(key)
+        label = Text(name, style="" if passed else "bold red")
+        self.add_row(label, _fmt(check.get("value")), _fmt(check.get("limit")), ok, key=key)
+
+    def reset(self) -> None:
+        self.clear()
+
+    def results(self) -> list[tuple[str, str, str, bool]]:
+        out = []
+        for key in self.rows:
+            name, value, limit, ok = self.get_row(key)
+            out.append((str(name), str(value), str(limit), "ok" in str(ok)))
+        return out
