@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from doctor.commands.target import add_target_options, checkup_options, target_problem
 from doctor.config import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -37,9 +38,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plans and change nothing")
     p.add_argument("--yes", "-y", action="store_true", help="apply every step without asking")
     p.add_argument("--json", action="store_true", help="with --dry-run: print the plans as one JSON document")
-    p.add_argument("--python", metavar="PATH", help="interpreter of the DiffRhythm environment (the TARGET of package fixes)")
-    p.add_argument("--diffrhythm", metavar="DIR", help="the DiffRhythm checkout")
-    p.add_argument("--models", metavar="DIR", help="a folder holding model weights (plain or Hugging Face cache layout)")
+    add_target_options(p, python_help="interpreter of the DiffRhythm environment (the TARGET of package fixes)")
     p.add_argument("--wslconfig", metavar="PATH", help="the Windows user's .wslconfig (default: /mnt/c/Users/<you>/.wslconfig)")
     p.add_argument("--ram", metavar="SIZE", help="the Windows host's RAM for wsl.memory sizing, e.g. 32GB (default: asked or inferred)")
     p.add_argument("--driver-cuda", metavar="X.Y", help="plan torch for a driver supporting this CUDA version (default: NVML)")
@@ -50,8 +49,6 @@ def parser() -> argparse.ArgumentParser:
                    help="a folder of wheels; without --index-url the installs run offline with --no-index (env DRDOCTOR_PIP_FIND_LINKS)")
     p.add_argument("--online", action="store_true", help="this machine can reach huggingface.co: models.paths may re-download broken files")
     p.add_argument("--restart", action="store_true", help="with --yes: also run offered restarts (wsl.exe --shutdown)")
-    p.add_argument("--root", metavar="DIR", default="/", help=argparse.SUPPRESS)
-    p.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)
     return p
 
 
@@ -63,10 +60,8 @@ def _options(args: argparse.Namespace):
     from doctor.fixes.gather import FixOptions, parse_cuda
     from doctor.fixes.wsl_memory import parse_size
 
-    if args.python and not Path(args.python).is_file():
-        raise UsageError(f"--python {args.python}: no such file; give the DiffRhythm environment's interpreter")
-    if not Path(args.root).is_dir():
-        raise UsageError(f"--root {args.root}: not a folder")
+    if problem := target_problem(args):
+        raise UsageError(problem)
     if args.json and not args.dry_run:
         raise UsageError("--json prints plans: use it with --dry-run")
     ram = None
@@ -96,16 +91,9 @@ def _options(args: argparse.Namespace):
 
 
 def _checkup(args: argparse.Namespace):
-    from doctor.checkup import CheckupOptions, run_checkup
-    from doctor.probes.nvml import recorded
+    from doctor.checkup import run_checkup
 
-    return run_checkup(CheckupOptions(
-        root=Path(args.root),
-        python=args.python,
-        diffrhythm=args.diffrhythm,
-        models=args.models,
-        nvml=recorded(Path(args.nvml_snapshot)) if args.nvml_snapshot else None,
-    ))
+    return run_checkup(checkup_options(args))
 
 
 def _chosen(ids: list[str], report) -> list[str]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from doctor.commands.target import add_target_options, checkup_options, target_problem
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="drdoctor tui", description="Open the interactive app.")
-    p.add_argument("--python", default=None, help="interpreter of the DiffRhythm environment (default: config, else this one)")
+    add_target_options(p, python_help="interpreter of the DiffRhythm environment (default: config, else this one)")
     p.add_argument("--deep", action="store_true", help="the checkup also imports torch in the target and hashes the weights")
     p.add_argument("--ram", metavar="SIZE", help="the Windows host's RAM for wsl.memory sizing, e.g. 32GB (as `drdoctor fix`)")
     p.add_argument("--wslconfig", metavar="PATH", help="the Windows user's .wslconfig (as `drdoctor fix`)")
-    p.add_argument("--root", metavar="DIR", default=None, help=argparse.SUPPRESS)  # a fixture tree (tests)
-    p.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)
-    p.add_argument("--diffrhythm", metavar="DIR", help="DiffRhythm checkout")
-    p.add_argument("--models", metavar="DIR", help="folder holding the model files")
     p.add_argument("--bundle", metavar="DIR", help="use a tiny self-test bundle instead of a checkout")
     p.add_argument("--run-dir", default="runs", metavar="DIR", help="where run folders go (default ./runs)")
     p.add_argument("--lyrics", metavar="SONG.lrc", help="prefill the generate form")
@@ -30,7 +28,6 @@ def _parser() -> argparse.ArgumentParser:
 def build_options(ns: argparse.Namespace):
     from doctor.fixes.gather import FixOptions
     from doctor.fixes.wsl_memory import parse_size
-    from doctor.tui import engines
     from doctor.tui.options import TuiOptions
 
     ram = parse_size(ns.ram) if ns.ram else None
@@ -38,8 +35,7 @@ def build_options(ns: argparse.Namespace):
         raise SystemExit(f"drdoctor tui: --ram {ns.ram!r}: expected a size like 32GB")
 
     return TuiOptions(
-        checkup=engines.checkup_options(root=ns.root, python=ns.python, diffrhythm=ns.diffrhythm, models=ns.models,
-                                        deep=ns.deep, nvml_snapshot=ns.nvml_snapshot),
+        checkup=checkup_options(ns, deep=ns.deep),
         fix=FixOptions(ram=ram, wslconfig=ns.wslconfig),
         python=ns.python, diffrhythm=ns.diffrhythm, models=ns.models, bundle=ns.bundle, run_dir=Path(ns.run_dir),
         out=ns.out, lyrics=ns.lyrics, style=ns.style, autostart_checkup=not ns.no_checkup,
@@ -49,6 +45,8 @@ def build_options(ns: argparse.Namespace):
 
 def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
+    if problem := target_problem(ns):
+        raise SystemExit(f"drdoctor tui: {problem}")
     from doctor.tui.app import DrDoctorApp
 
     app = DrDoctorApp(build_options(ns), mode=ns.mode)

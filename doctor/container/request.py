@@ -176,6 +176,6 @@ def _out_path(value: str, out_dir: Path, option: str, cwd_relative: bool = False
     if rel is None:
         raise RequestError(
             f"{option} {value} lies outside the output folder {out_dir}",
-            f"give a path inside it (relative paths are taken inside it) or choose the output folder with --output",
+            "give a path inside it (relative paths are taken inside it) or choose the output folder with --output",
         )
     return str(PurePosixPath(OUT) / rel) if str(rel) != "." else OUT

@@ -119,7 +119,6 @@ def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
     # not a checkout is still where the user wants things.
     diffrhythm = (checkout.path if checkout is not None and checkout.path else None) or options.diffrhythm
     espeak = getattr(facts, "espeak", None)
-    docker = getattr(facts, "docker", None)
     return FixContext(
         root=options.root,
         python=python,

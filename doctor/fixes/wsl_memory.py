@@ -72,7 +72,7 @@ def find_wslconfig(ctx: FixContext) -> tuple[Path | None, str | None]:
         if len(group) == 1:
             return group[0] / ".wslconfig", None
     if not users:
-        return None, f"no Windows user folder under /mnt/c/Users; pass --wslconfig PATH"
+        return None, "no Windows user folder under /mnt/c/Users; pass --wslconfig PATH"
     names = ", ".join(u.name for u in (with_file or users))
     return None, f"several Windows users ({names}); pass --wslconfig /mnt/c/Users/NAME/.wslconfig"
 

@@ -14,20 +14,6 @@ from typing import Any, Callable
 from doctor.findings import Finding
 
 
-def checkup_options(*, root: str | None = None, python: str | None = None, diffrhythm: str | None = None,
-                    models: str | None = None, deep: bool = False, nvml_snapshot: str | None = None) -> Any:
-    """The `CheckupOptions` for the app's command line, built as `drdoctor check` builds them."""
-    from doctor.checkup import CheckupOptions
-    from doctor.probes.nvml import recorded
-
-    kwargs: dict[str, Any] = {"python": python, "diffrhythm": diffrhythm, "models": models, "deep": deep}
-    if root:
-        kwargs["root"] = Path(root)
-    if nvml_snapshot:
-        kwargs["nvml"] = recorded(Path(nvml_snapshot))
-    return CheckupOptions(**kwargs)
-
-
 def stream_checkup(options: Any, on_finding: Callable[[Finding], None]) -> Any:
     """Run the checkup, calling `on_finding` as each probe's findings are known; returns the Report."""
     from doctor.checkup import CheckupOptions, run_checkup

@@ -70,6 +70,7 @@ def recommended(report: Any) -> tuple[str, str, str] | None:
     match = findings.get("torch.cuda_match")
     if match is None:
         return None
-    if match.status.value == "ok":
-        return "cuda", "auto", f"torch.cuda_match: {match.title}"
+    # warn: the build runs through minor-version compatibility (TORCH_CUDA.md), so the GPU is still right
+    if match.status.value in ("ok", "warn"):
+        return "cuda", "auto", f"torch.cuda_match {match.status.value}: {match.title}"
     return "cpu", "auto", f"torch.cuda_match {match.status.value}: {match.title}"
