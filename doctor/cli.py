@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fix": ("doctor.commands.fix", "plan and apply fixes for what the checkup found"),
     "generate": ("doctor.commands.generate", "make a song with the hardened runner"),
     "selftest": ("doctor.commands.selftest", "run the pipeline and its faults on a tiny bundle"),
+    "lyrics": ("doctor.commands.lyrics", "time untimed lyrics over a song (prints LRC)"),
     "container": ("doctor.commands.container", "build, pull and run the CUDA container"),
     "tui": ("doctor.commands.tui", "open the interactive app (the default)"),
 }

@@ -71,6 +71,7 @@ class RunState:
             stage.done, stage.started_t, stage.last_t = 0, t, t
         elif kind == "stage_progress" and stage:
             stage.done, stage.total, stage.last_t = event.get("done"), event.get("total"), t
+            stage.unit = event.get("unit") or stage.unit  # the load stage's encode of a song reports chunks
         elif kind == "stage_finished" and stage:
             stage.status = "skipped" if event.get("skipped") else "done"
             stage.seconds = event.get("seconds")
@@ -161,7 +162,7 @@ class RunView:
         stage = self.state.stages.get(name) if isinstance(name, str) else None
         if kind == "run_started":
             req = self.state.request
-            what = req.get("style") or req.get("ref_audio") or ""
+            what = req.get("style") or req.get("ref_audio") or req.get("style_embedding") or req.get("style_from") or ""
             self._line(f"run {self.state.run} on {self.state.device} ({self.state.dtype}): "
                        f"{'lyrics ' + str(req.get('lyrics')) if req.get('lyrics') else 'instrumental'}, style {what!r}")
         elif kind == "stage_started" and stage:

@@ -17,7 +17,8 @@ from runner.request import Request, parse
 
 log = logging.getLogger("runner")
 
-PATH_FIELDS = ("lyrics", "ref_audio", "diffrhythm", "models", "bundle", "out", "run_dir", "resume")
+PATH_FIELDS = ("lyrics", "ref_audio", "style_embedding", "style_from", "edit", "continue_song", "diffrhythm", "models",
+               "bundle", "out", "run_dir", "resume")
 
 
 def offline_environment() -> None:
@@ -144,13 +145,15 @@ def _run(request: Request, folder: Path, emitter: Emitter, started: float) -> in
         "warnings": run.warnings,
         "output": run.output if code == 0 else None,
         "seconds": round(time.monotonic() - started, 3),
+        **run.extra_manifest,  # song (edit / continue), batch, candidates, outputs
     }
     try:
         size = artifacts.write_json(folder / artifacts.MANIFEST, manifest)
         emitter.emit("artifact", kind="manifest", path=str(folder / artifacts.MANIFEST), bytes=size)
     except OSError as exc:
         log.error("cannot write the manifest: %s", exc)
+    extra = {"outputs": run.extra_manifest.get("outputs", []) if code == 0 else []} if request.batch > 1 else {}
     emitter.emit("run_finished", ok=code == 0, exit_code=code,
                  output=run.output["path"] if code == 0 and run.output else None,
-                 seconds=round(time.monotonic() - started, 3))
+                 seconds=round(time.monotonic() - started, 3), **extra)
     return code

@@ -19,6 +19,9 @@ LOG = "runner.log"
 LATENTS = "latents.pt"
 AUDIO_RAW = "audio_raw.pt"
 MANIFEST = "manifest.json"
+STYLE = "style.pt"  # the style vector the run used: --style-from RUN_DIR reuses it
+REFERENCE = "reference_latents.pt"  # the encoded song of an edit or a continuation (the sampler's cond)
+LYRICS_TIMED = "lyrics.lrc"  # the LRC made for untimed lyrics
 
 
 def new_run_id() -> str:
@@ -26,14 +29,23 @@ def new_run_id() -> str:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> int:
-    text = json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n"
-    return save_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return save_atomic_text(path, json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
 
 
 def save_latents(folder: Path, latents: torch.Tensor, request: Any) -> int:
     payload = {"latents": latents.detach().cpu().float(), "seed": request.seed, "steps": request.steps,
-               "cfg": request.cfg, "frames": int(latents.shape[1])}
+               "cfg": request.cfg, "frames": int(latents.shape[1]),
+               "seeds": [request.seed + k for k in range(latents.shape[0])]}
     return save_atomic(folder / LATENTS, lambda tmp: torch.save(payload, tmp))
+
+
+def save_atomic_text(path: Path, text: str) -> int:
+    return save_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_tensor(folder: Path, name: str, tensor: torch.Tensor) -> int:
+    value = tensor.detach().cpu().float().clone()
+    return save_atomic(folder / name, lambda tmp: torch.save(value, tmp))
 
 
 def save_audio(folder: Path, audio: torch.Tensor) -> int:

@@ -1,5 +1,6 @@
-"""A reference clip -> the 10 s mono 24 kHz excerpt from its middle that the style encoder hears.
+"""Reading audio files, and a reference clip -> the 10 s mono 24 kHz excerpt the style encoder hears.
 
+`audio_seconds` / `read_audio` serve every audio input (style clips, songs to edit or continue).
 WAV (PCM 8/16/24/32-bit) is read with the standard library. Other formats (FLAC, OGG, MP3, float
 WAV) are read with `soundfile` or `librosa` when one of them is installed.
 """
@@ -49,57 +50,114 @@ def _pcm_to_float(raw: bytes, width: int, channels: int) -> np.ndarray:
     return data.reshape(-1, channels).T  # [channels, n]
 
 
-def _read_wav(path: Path) -> tuple[np.ndarray, int] | None:
-    """The excerpt as [channels, n] at the file's rate, or None when `wave` cannot read this file."""
+def _wav_seconds(path: Path) -> float | None:
     try:
         with wave.open(str(path), "rb") as handle:
-            rate, frames = handle.getframerate(), handle.getnframes()
-            width, channels = handle.getsampwidth(), handle.getnchannels()
-            seconds = frames / rate
-            if seconds < EXCERPT_S:
-                raise _short_clip(path, seconds)
-            first = int(_excerpt_start(seconds) * rate)
-            handle.setpos(first)
-            raw = handle.readframes(EXCERPT_S * rate)
+            return handle.getnframes() / handle.getframerate()
+    except (wave.Error, EOFError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _read_wav(path: Path, start_s: float, seconds: float | None) -> tuple[np.ndarray, int] | None:
+    """[channels, n] at the file's rate, or None when `wave` cannot read this file."""
+    try:
+        with wave.open(str(path), "rb") as handle:
+            rate, width, channels = handle.getframerate(), handle.getsampwidth(), handle.getnchannels()
+            handle.setpos(min(int(start_s * rate), handle.getnframes()))
+            raw = handle.readframes(handle.getnframes() if seconds is None else int(seconds * rate))
             return _pcm_to_float(raw, width, channels), rate
     except (wave.Error, EOFError, ValueError):
         return None
 
 
-def _read_other(path: Path) -> tuple[np.ndarray, int] | None:
+def _soundfile():
     try:
         import soundfile
     except (ImportError, OSError):
-        soundfile = None
+        return None
+    return soundfile
+
+
+def _other_seconds(path: Path) -> float | None:
+    soundfile = _soundfile()
     if soundfile is not None:
         try:
             info = soundfile.info(str(path))
-            seconds = info.frames / info.samplerate
-            if seconds < EXCERPT_S:
-                raise _short_clip(path, seconds)
-            first = int(_excerpt_start(seconds) * info.samplerate)
-            data, rate = soundfile.read(
-                str(path), start=first, frames=EXCERPT_S * info.samplerate, dtype="float32", always_2d=True
-            )
-            return data.T, rate
-        except BadInput:
-            raise
+            return info.frames / info.samplerate
         except Exception:  # soundfile.LibsndfileError and friends: try the next reader
             pass
     try:
         import librosa
-    except ImportError:
+
+        return float(librosa.get_duration(path=str(path)))
+    except Exception:  # not installed, or cannot read it
         return None
+
+
+def _read_other(path: Path, start_s: float, seconds: float | None) -> tuple[np.ndarray, int] | None:
+    soundfile = _soundfile()
+    if soundfile is not None:
+        try:
+            rate = soundfile.info(str(path)).samplerate
+            data, rate = soundfile.read(str(path), start=int(start_s * rate),
+                                        frames=-1 if seconds is None else int(seconds * rate),
+                                        dtype="float32", always_2d=True)
+            return data.T, rate
+        except Exception:  # soundfile.LibsndfileError and friends: try the next reader
+            pass
     try:
-        seconds = float(librosa.get_duration(path=str(path)))
-        if seconds < EXCERPT_S:
-            raise _short_clip(path, seconds)
-        data, rate = librosa.load(str(path), sr=None, mono=False, offset=_excerpt_start(seconds), duration=EXCERPT_S)
+        import librosa
+
+        data, rate = librosa.load(str(path), sr=None, mono=False, offset=start_s, duration=seconds)
         return np.atleast_2d(data).astype(np.float32), int(rate)
-    except BadInput:
-        raise
-    except Exception:
+    except Exception:  # not installed, or cannot read it
         return None
+
+
+def _is_wav_name(path: Path) -> bool:
+    return path.suffix.lower() in (".wav", ".wave", "")
+
+
+def _unreadable(path: Path, what: str) -> BadInput:
+    readers = [name for name in ("soundfile", "librosa") if importlib.util.find_spec(name) is not None]
+    extra = (
+        f"{' and '.join(readers)} could not read it either" if readers
+        else "FLAC, OGG, MP3 and float WAV need soundfile or librosa, and neither is installed"
+    )
+    return BadInput(
+        f"cannot read {what} {path}: PCM WAV (8/16/24/32-bit) is read directly; {extra}",
+        f"convert it to a 16-bit WAV (e.g. `ffmpeg -i {path.name} {path.stem}.wav`), or `pip install soundfile`",
+    )
+
+
+def _existing(path: Path | str, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{what} {path} does not exist", "give the path of an audio file")
+    return path
+
+
+def audio_seconds(path: Path | str, what: str = "reference clip") -> float:
+    """The length of an audio file in seconds (reads only its header where it can); BadInput if unreadable."""
+    path = _existing(path, what)
+    seconds = _wav_seconds(path) if _is_wav_name(path) else None
+    if seconds is None:
+        seconds = _other_seconds(path)
+    if seconds is None:
+        raise _unreadable(path, what)
+    return seconds
+
+
+def read_audio(path: Path | str, what: str = "reference clip", start_s: float = 0.0,
+               seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """([channels, n] float32, rate) from `start_s` for `seconds` (None: to the end); BadInput if unreadable."""
+    path = _existing(path, what)
+    read = _read_wav(path, start_s, seconds) if _is_wav_name(path) else None
+    if read is None:
+        read = _read_other(path, start_s, seconds)
+    if read is None or read[0].size == 0:
+        raise _unreadable(path, what) if read is None else BadInput(f"{what} {path} holds no audio", "give a song")
+    return read
 
 
 def _sinc_kernel(orig: int, new: int, width: int = 6, rolloff: float = 0.99) -> tuple[torch.Tensor, int]:
@@ -134,22 +192,10 @@ def resample(audio: torch.Tensor, orig: int, new: int) -> torch.Tensor:
 def reference_excerpt(path: Path | str) -> torch.Tensor:
     """The clip's middle 10 s as float32 [1, 240000], mono, 24 kHz."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"reference clip {path} does not exist", "give the path of an audio file")
-    read = _read_wav(path) if path.suffix.lower() in (".wav", ".wave", "") else None
-    if read is None:
-        read = _read_other(path)
-    if read is None:
-        readers = [name for name in ("soundfile", "librosa") if importlib.util.find_spec(name) is not None]
-        extra = (
-            f"{' and '.join(readers)} could not read it either" if readers
-            else "FLAC, OGG, MP3 and float WAV need soundfile or librosa, and neither is installed"
-        )
-        raise BadInput(
-            f"cannot read reference clip {path}: PCM WAV (8/16/24/32-bit) is read directly; {extra}",
-            "convert the clip to a 16-bit WAV (e.g. `ffmpeg -i clip.mp3 clip.wav`), or `pip install soundfile`",
-        )
-    data, rate = read
+    seconds = audio_seconds(path)
+    if seconds < EXCERPT_S:
+        raise _short_clip(path, seconds)
+    data, rate = read_audio(path, start_s=_excerpt_start(seconds), seconds=EXCERPT_S)
     mono = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).mean(dim=0, keepdim=True)
     out = resample(mono, rate, TARGET_RATE)
     want = EXCERPT_S * TARGET_RATE

@@ -42,6 +42,7 @@ class LyricLine:
 class LrcIssue:
     lineno: int
     message: str
+    untimed: bool = False  # a line of words with no time stamp (untimed lyrics, or a mix)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def parse_lrc(text: str) -> ParsedLrc:
                 stamp = line[: close + 1] if close > 0 else line
                 skipped.append(LrcIssue(lineno, f"{_short(stamp)} is not a time stamp like [mm:ss.xx]"))
             else:
-                skipped.append(LrcIssue(lineno, f"no time stamp: {_short(line)!r}"))
+                skipped.append(LrcIssue(lineno, f"no time stamp: {_short(line)!r}", untimed=True))
             continue
         stamps = _STAMP.findall(lead.group(0))
         lyric = _WORD_TIMING.sub("", line[lead.end():]).strip()

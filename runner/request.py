@@ -29,6 +29,12 @@ class Request:
     lyrics: str | None = None  # path of an .lrc file; None = instrumental
     style: str | None = None  # text prompt
     ref_audio: str | None = None  # reference clip (>= 10 s)
+    style_embedding: str | None = None  # .npy / .pt file holding a [1, 512] or [512] style vector
+    style_from: str | None = None  # a run folder: reuse the style vector it used (its style.pt)
+    edit: str | None = None  # a song to edit: only the --regenerate spans are sampled
+    regenerate: tuple[str, ...] = ()  # spans "START:END" in seconds (start/end allowed) or upstream's JSON
+    continue_song: str | None = None  # a song to continue up to --length
+    batch: int = 1  # candidates sampled together; candidate k (1-based) uses seed + k - 1
     length: float | None = None  # seconds; None = the model's default (95 s, or the bundle's own)
     steps: int = 32
     cfg: float = 4.0
@@ -50,6 +56,7 @@ class Request:
         data = dataclasses.asdict(self)
         data["fault"] = list(self.fault)
         data["model_file"] = list(self.model_file)
+        data["regenerate"] = list(self.regenerate)
         return data
 
     @classmethod
@@ -58,6 +65,7 @@ class Request:
         values = {k: v for k, v in data.items() if k in names}
         values["fault"] = tuple(values.get("fault") or ())
         values["model_file"] = tuple(values.get("model_file") or ())
+        values["regenerate"] = tuple(values.get("regenerate") or ())
         return cls(**values)
 
     def model_paths(self) -> str | dict[str, str] | None:
@@ -91,10 +99,20 @@ class _HelpShown(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m runner", description="Hardened DiffRhythm generation; events on stdout.")
-    p.add_argument("--lyrics", metavar="SONG.lrc", help="timed lyrics; none = instrumental")
+    p.add_argument("--lyrics", metavar="SONG.lrc",
+                   help="timed lyrics (LRC), or plain lines that are timed over the song; none = instrumental")
     style = p.add_mutually_exclusive_group()
     style.add_argument("--style", metavar="TEXT", help="style prompt")
     style.add_argument("--ref-audio", metavar="CLIP", help="reference clip for the style (>= 10 s)")
+    style.add_argument("--style-embedding", metavar="FILE", help="a saved style vector (.npy or .pt, [1, 512])")
+    style.add_argument("--style-from", metavar="RUN_DIR", help="reuse the style vector of an earlier run")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--edit", metavar="SONG", help="edit SONG: regenerate only the --regenerate spans")
+    mode.add_argument("--continue", dest="continue_song", metavar="SONG",
+                      help="continue SONG up to --length (its own frames are kept)")
+    p.add_argument("--regenerate", action="append", default=None, metavar="START:END",
+                   help="a span to regenerate, in seconds (start/end allowed), repeatable; or [[10,25],[50,-1]]")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="sample N candidates (NAME-1.wav ...)")
     p.add_argument("--length", type=float, help="seconds: 95 (base model) or 96-285 (full model)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default 32)")
     p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
@@ -129,6 +147,7 @@ def parse(argv: list[str]) -> tuple[Request, set[str]]:
     values = {k: v for k, v in vars(ns).items() if v is not None}
     values["fault"] = tuple(values.get("fault") or ())
     values["model_file"] = tuple(values.get("model_file") or ())
+    values["regenerate"] = tuple(values.get("regenerate") or ())
     if "seed" not in values:
         values["seed"] = secrets.randbelow(2**31)
     request = Request(**values)
@@ -182,6 +201,16 @@ def validate(request: Request) -> None:
         if not sep or role not in MODEL_ROLES or not path:
             raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
                            "e.g. --model-file vae=/models/vae_model.pt")
+    if not (1 <= request.batch <= 64):
+        raise BadInput(f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
+    if request.edit and not request.regenerate:
+        raise BadInput("--edit needs at least one --regenerate span", "e.g. --regenerate 10:25 --regenerate 50:end")
+    if request.regenerate and not request.edit:
+        raise BadInput("--regenerate is only for --edit SONG", "add --edit SONG, or leave --regenerate out")
+    if request.regenerate:
+        from runner.spans import parse_spans
+
+        parse_spans(request.regenerate)  # syntax only; the song's length is checked in preflight
     device = request.device
     if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
         raise BadInput(f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")

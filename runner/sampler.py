@@ -6,6 +6,9 @@ Our own implementation. Differences from upstream that are deliberate:
 - both guidance passes run as ONE forward of two rows (row 2: cond zeroed, token row zeroed,
   negative style), which equals upstream's two calls up to float rounding.
 Noise is drawn like upstream: `torch.manual_seed(seed)` right before `torch.randn(frames, 64)`.
+A batch of N candidates samples N rows together (2N with guidance); row k (0-based) draws its noise
+with `torch.manual_seed(seed + k)`, so it equals a single run with seed + k up to float rounding and a
+batch can be split into smaller passes (seed + offset) without changing any candidate.
 """
 
 from __future__ import annotations
@@ -49,15 +52,19 @@ def sample(
     spans: Sequence[tuple[int, int]] | None = None,
     on_step: OnStep | None = None,
     batched_guidance: bool = True,
+    batch: int = 1,
 ) -> torch.Tensor:
-    """Latents [1, frames, 64] (float32).
+    """Latents [batch, frames, 64] (float32).
 
     cond [1, frames, 64] (zeros for a new song), tokens [1, frames] or [frames] (long),
     style / negative_style [1, 512], start_time / duration: [1] tensors or floats,
     spans: (start_frame, end_frame) ranges to generate (None = all); frames outside them come from cond.
+    on_step gets the whole state [batch, frames, 64].
     """
     if steps < 2:
         raise ValueError("steps must be >= 2")
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
     param = next(transformer.parameters())
     device, net_dtype = param.device, param.dtype
     cond = cond.to(device=device, dtype=torch.float32)
@@ -68,18 +75,21 @@ def sample(
     if tokens.shape[1] != frames:
         raise ValueError(f"token row has {tokens.shape[1]} slots for {frames} frames")
     mask = span_mask(frames, spans, device).reshape(1, frames, 1)
-    step_cond = torch.where(mask, torch.zeros_like(cond), cond)
-    start = _as_row(start_time, device)
-    dur = _as_row(duration, device)
+    step_cond = torch.where(mask, torch.zeros_like(cond), cond).repeat(batch, 1, 1)
+    tokens = tokens.repeat(batch, 1)
+    style = style.reshape(1, -1).repeat(batch, 1)
+    negative_style = negative_style.reshape(1, -1).repeat(batch, 1)
+    start = _as_row(start_time, device).repeat(batch)
+    dur = _as_row(duration, device).repeat(batch)
 
     guided = cfg >= 1e-5
     if guided and batched_guidance:
         rows_cond = torch.cat([step_cond, torch.zeros_like(step_cond)]).to(net_dtype)
         rows_text = torch.cat([tokens, torch.zeros_like(tokens)])
-        rows_style = torch.cat([style.reshape(1, -1), negative_style.reshape(1, -1)]).to(device, net_dtype)
+        rows_style = torch.cat([style, negative_style]).to(device, net_dtype)
         rows_start, rows_dur = start.repeat(2).to(net_dtype), dur.repeat(2).to(net_dtype)
-    one_cond, one_style = step_cond.to(net_dtype), style.reshape(1, -1).to(device, net_dtype)
-    neg_style = negative_style.reshape(1, -1).to(device, net_dtype)
+    one_cond, one_style = step_cond.to(net_dtype), style.to(device, net_dtype)
+    neg_style = negative_style.to(device, net_dtype)
     one_start, one_dur = start.to(net_dtype), dur.to(net_dtype)
 
     def velocity(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +101,7 @@ def sample(
                 drop_audio_cond=False, drop_text=False, drop_prompt=False,
                 style_prompt=rows_style, start_time=rows_start, duration=rows_dur,
             ).float()
-            pred, null = out[:1], out[1:]
+            pred, null = out[:batch], out[batch:]
             return pred + (pred - null) * cfg
         pred = transformer(
             x=xin, cond=one_cond, text=tokens, time=tin, drop_audio_cond=False, drop_text=False,
@@ -105,8 +115,11 @@ def sample(
         ).float()
         return pred + (pred - null) * cfg
 
-    torch.manual_seed(seed)
-    x = torch.randn(frames, channels, device=device, dtype=torch.float32).unsqueeze(0)
+    rows = []
+    for k in range(batch):
+        torch.manual_seed(seed + k)
+        rows.append(torch.randn(frames, channels, device=device, dtype=torch.float32))
+    x = torch.stack(rows)
     grid = torch.linspace(0.0, 1.0, steps, device=device, dtype=torch.float32)
     total = steps - 1
     for i in range(total):

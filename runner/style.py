@@ -1,4 +1,7 @@
-"""The style vector [1, 512]: from a text prompt or a reference clip, through a disk cache.
+"""The style vector [1, 512]: from a text prompt or a reference clip (through a disk cache), or reused.
+
+Reuse: `--style-embedding FILE` (.npy or .pt holding [1, 512] or [512] floats) or `--style-from RUN_DIR`
+(every run folder keeps the vector it used as style.pt); no style encoder is built for either.
 
 The cache key is (style encoder identity, SHA-256 of the prompt text or of the clip's bytes), so a
 second run with the same style never builds the style encoder (MuQ-MuLan: seconds to load, GBs of
@@ -13,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from runner.clip import reference_excerpt
@@ -66,6 +70,55 @@ def _store(path: Path, vector: torch.Tensor) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def load_style_file(path: Path | str, what: str = "style embedding") -> torch.Tensor:
+    """A saved style vector -> [1, 512] float32; BadInput naming the file for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{what} {path} does not exist", "give a .npy or .pt file holding a [1, 512] style vector")
+    remedy = "give a .npy or .pt file holding [1, 512] or [512] floats (a run folder keeps its style.pt)"
+    try:
+        if path.suffix.lower() == ".npy":
+            array = np.load(path, allow_pickle=False)
+            if array.dtype.kind != "f":
+                raise BadInput(f"{what} {path} holds {array.dtype} values, not floats", remedy)
+            value: Any = torch.from_numpy(np.ascontiguousarray(array))
+        else:
+            value = torch.load(path, weights_only=True, map_location="cpu")
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+        raise BadInput(f"{what} {path} cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                       remedy) from None
+    if not isinstance(value, torch.Tensor):
+        raise BadInput(f"{what} {path} holds a {type(value).__name__}, not a tensor", remedy)
+    if not value.is_floating_point():
+        raise BadInput(f"{what} {path} holds {str(value.dtype).replace('torch.', '')} values, not floats", remedy)
+    if tuple(value.shape) not in ((1, STYLE_DIM), (STYLE_DIM,)):
+        raise BadInput(f"{what} {path} has shape {list(value.shape)}; expected [1, {STYLE_DIM}] or [{STYLE_DIM}]", remedy)
+    value = value.detach().to(torch.float32).reshape(1, STYLE_DIM).contiguous()
+    if not bool(torch.isfinite(value).all()):
+        raise BadInput(f"{what} {path} holds NaN or Inf", remedy)
+    return value
+
+
+def reused_style(request: Any) -> tuple[torch.Tensor, str] | None:
+    """(vector, where from) for --style-embedding / --style-from; None when the style must be computed."""
+    from runner.artifacts import STYLE
+
+    if getattr(request, "style_embedding", None):
+        return load_style_file(request.style_embedding), f"style vector from {request.style_embedding}"
+    if getattr(request, "style_from", None):
+        folder = Path(request.style_from)
+        if not folder.is_dir():
+            raise BadInput(f"--style-from {folder} is not a run folder", "give a folder under runs/ (runs/<run id>)")
+        path = folder / STYLE
+        if not path.is_file():
+            raise BadInput(f"run folder {folder} keeps no {STYLE}", "give a run folder made by this version "
+                           "(every run keeps the style vector it used), or --style-embedding FILE")
+        return load_style_file(path, "style vector"), f"style vector of the run in {folder}"
+    return None
 
 
 def compute_style(request: Any, components: Components, cache_dir: Path | str) -> tuple[torch.Tensor, bool]:

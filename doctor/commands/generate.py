@@ -17,8 +17,11 @@ from doctor.run_view import RunView
 from runner.events import ExitCode
 
 RUNNER_HELP = """runner options (passed through to `python -m runner`):
-  --lyrics SONG.lrc            timed lyrics (none: instrumental)
-  --style TEXT | --ref-audio CLIP
+  --lyrics SONG.lrc            timed lyrics, or plain lines timed over the song (none: instrumental)
+  --style TEXT | --ref-audio CLIP | --style-embedding FILE | --style-from RUN_DIR
+  --edit SONG --regenerate 10:25 [--regenerate 50:end]   regenerate only those spans of SONG
+  --continue SONG --length 180 continue SONG to the new length
+  --batch N                    N candidates in one pass: NAME-1.wav ... (candidate k: seed + k - 1)
   --length 95|96-285           seconds (default 95)
   --steps 32  --cfg 4.0  --seed N
   --device auto|cpu|cuda[:i]   --dtype auto|float32|bfloat16|float16

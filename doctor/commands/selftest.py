@@ -24,7 +24,7 @@ from doctor import config as config_mod
 from doctor.launch import RunnerProcess, pick_python, runner_env
 from runner.events import ExitCode, decode, problems
 
-BAD_LRC = "this file has no time stamps\nnor this line\n"
+BAD_LRC = "[00:61.00] a stamp with 61 seconds\n[verse]\n[ti: no words at all]\n"  # untimed words would be timed
 GOOD_LRC = "[00:00.50] hello from the self test.\n[00:03.00] second line\n[ar: someone]\n"
 
 

@@ -12,21 +12,22 @@ from typing import Any
 import torch
 from torch import nn
 
-NETWORK_FAULTS = ("nan_at", "collapse", "slow")
+NETWORK_FAULTS = ("nan_at", "nan_row", "collapse", "slow")
 VAE_FAULTS = ("vae_zeros", "white_noise", "vae_nan", "oom_decode", "oom_always")
 FILE_FAULTS = ("truncated_ckpt", "lfs_pointer", "wrong_ckpt")
-RUN_FAULTS = ("kill_in_write", "crash")
+RUN_FAULTS = ("kill_in_write", "crash", "mem_available")
 ALL_FAULTS = NETWORK_FAULTS + VAE_FAULTS + FILE_FAULTS + RUN_FAULTS
 
 
 class FaultyDiT(nn.Module):
     """nan_at:K -> NaN output from the K-th call (= step K with batched guidance);
+    nan_row:K -> NaN in row K (1-based) of every call: candidate K of a batch (its guided row);
     collapse -> a velocity that drives x to exactly zero at t = 1; slow:S -> sleep S s per call."""
 
-    def __init__(self, inner: nn.Module, nan_at: int | None, collapse: bool, slow: float):
+    def __init__(self, inner: nn.Module, nan_at: int | None, collapse: bool, slow: float, nan_row: int | None = None):
         super().__init__()
         self.inner = inner
-        self.nan_at, self.collapse, self.slow = nan_at, collapse, slow
+        self.nan_at, self.collapse, self.slow, self.nan_row = nan_at, collapse, slow, nan_row
         self.calls = 0
 
     def forward(self, x, time, **kw):
@@ -39,6 +40,9 @@ class FaultyDiT(nn.Module):
         out = self.inner(x=x, time=time, **kw)
         if self.nan_at is not None and self.calls >= self.nan_at:
             out = torch.full_like(out, float("nan"))
+        if self.nan_row is not None and self.nan_row <= out.shape[0]:
+            out = out.clone()
+            out[self.nan_row - 1] = float("nan")
         return out
 
 

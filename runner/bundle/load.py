@@ -61,11 +61,11 @@ def load_bundle(
         notes += report.warnings
         files.append(fingerprint(ckpt, "cfm"))
         transformer = cfm.transformer.to(device=device, dtype=dtype).eval()
-        nan_at = faults.get("nan_at")
-        if nan_at is not None or "collapse" in faults or "slow" in faults:
+        nan_at, nan_row = faults.get("nan_at"), faults.get("nan_row")
+        if nan_at is not None or nan_row or "collapse" in faults or "slow" in faults:
             transformer = FaultyDiT(
                 transformer, int(nan_at) if nan_at else None, "collapse" in faults,
-                float(faults.get("slow") or 0.0),
+                float(faults.get("slow") or 0.0), int(nan_row) if nan_row else None,
             ).eval()
 
     vae = None

@@ -5,7 +5,7 @@
   benches can build DiT-like matmul sizes with it.
 - `TinyCFM`: holds the DiT as `.transformer` so checkpoint keys read `transformer.*` like upstream's.
 - `TinyVAE`: TorchScript-able, `decode_export(latents [b, 64, f]) -> audio [b, 2, f * 2048]` and
-  `encode_export(audio) -> latents`. It decodes each latent frame into a chord: a bank of sinusoids whose
+  `encode_export(audio [b, 2, f * 2048]) -> [b, 128, f]` (mean and scale, as DiffRhythm's). It decodes each latent frame into a chord: a bank of sinusoids whose
   frequencies are whole multiples of 44100 / 2048 Hz (every partial completes whole cycles in one frame,
   so windows decoded apart join without seams) with amplitudes driven by the latent channels.
 - `TinyMuLan`: the MuQ-MuLan call interface: `encoder(texts=[str])` or `encoder(wavs=[1, n] @ 24 kHz)`.
@@ -139,7 +139,9 @@ class TinyVAE(nn.Module):
         f = n // size
         frames = audio[:, :, : f * size].float().reshape(b, c, f, size)
         coef = torch.matmul(frames, self.basis.t()) * (2.0 / size) / self.gain
-        return torch.einsum("bcfp,clp->blf", coef, self.mix)
+        mean = torch.einsum("bcfp,clp->blf", coef, self.mix)
+        # like DiffRhythm's VAE: [b, 128, f], a mean and a scale per channel (softplus(-6) = 0.0025 std)
+        return torch.cat([mean, torch.full_like(mean, -6.0)], dim=1)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decode_export(latents)

@@ -281,3 +281,62 @@ def test_python_m_runner_with_lyrics_on_a_partial_copy_fails_cleanly(install, tm
     assert "git lfs pull" in errors[0]["remedy"]
     assert not out.exists()
     print(f"\nwith lyrics on the partial copy: exit 3 at stage lyrics: {errors[0]['message']}")
+
+
+def test_edit_path_matches_upstream_encode_and_cfm_sample(install, tmp_path, env_cache):
+    """Editing: our windowed encode against upstream's `encode_audio(chunked=True)`, then our sampler with a
+    non-zero cond and spans against upstream's `CFM.sample` with the same cond and `latent_pred_segments`
+    (float32, same seed); a batch of 2 against `batch_infer_num=2` (upstream reseeds every row alike, so
+    only our candidate 1 has upstream's seed)."""
+    from runner.encode import draw_latent, encode_windows
+    from runner.reference import read_song
+    from runner.sampler import sample
+    from runner.spans import parse_spans, span_frames
+    from runner.wavio import write_wav_atomic
+
+    fns = upstream_functions(install["upstream"], ("encode_audio",))
+    comps = load_diffrhythm(install["root"], install["models"], 95, "cpu", torch.float32, lambda _m: None)
+    frames, max_frames, steps, seed = 2048, comps.max_frames, 4, 99
+
+    # a real song file -> our reference latent; upstream's chunked encode of the same audio must agree
+    t = torch.arange(frames * 2048, dtype=torch.float32) / 44100
+    song = tmp_path / "song.wav"
+    write_wav_atomic(song, torch.stack([torch.sin(2 * torch.pi * 220 * t), torch.sin(2 * torch.pi * 330 * t)]) * 0.3)
+    audio = read_song(str(song), "song to edit", frames * 2048)
+    ours_moments = encode_windows(comps.vae, audio, 128, 32)
+    up_moments = fns["encode_audio"](audio.unsqueeze(0), comps.vae, chunked=True)
+    assert up_moments.shape == ours_moments.shape == (1, 128, frames)
+    assert torch.equal(ours_moments, up_moments.float())
+    cond = draw_latent(ours_moments, seed)
+    cond = cond + torch.randn(cond.shape, generator=torch.Generator().manual_seed(5))  # a latent with texture
+
+    spans = span_frames(parse_spans(["[[10,25],[80,-1]]"]), frames * 2048 / 44100, frames)
+    assert spans == [(215, 538), (1722, frames)]
+    lines = parse_lrc((install["upstream"] / "infer" / "example" / "eg_en.lrc").read_text(encoding="utf-8")).lines
+    tokens = build_token_row(lines, VocabTokenize(install["upstream"]), 95, max_frames).tokens
+    style = install["style"]
+    CFM = sys.modules["model.cfm"].CFM
+    cfm = CFM(transformer=comps.transformer, num_channels=64, max_frames=max_frames)
+    up, _ = cfm.sample(
+        cond=cond, text=tokens[None], duration=frames, style_prompt=style, negative_style_prompt=comps.negative_style,
+        steps=steps, cfg_strength=4.0, seed=seed, start_time=torch.tensor([0.0]), latent_pred_segments=spans,
+        song_duration=torch.tensor([frames / max_frames]), max_duration=max_frames, batch_infer_num=2,
+    )
+    expected = up[0]
+    assert torch.equal(up[0], up[1])  # upstream: the same seed for every row of a batch
+    args = (comps.transformer, cond, tokens, style, comps.negative_style, torch.tensor([0.0]),
+            torch.tensor([frames / max_frames]))
+    ours = sample(*args, steps=steps, cfg=4.0, seed=seed, spans=spans)
+    batch = sample(*args, steps=steps, cfg=4.0, seed=seed, spans=spans, batch=2)
+    inside = torch.zeros(frames, dtype=torch.bool)
+    for a, b in spans:
+        inside[a:b] = True
+    assert torch.equal(ours[0, ~inside], cond[0, ~inside]) and torch.equal(expected[0, ~inside], cond[0, ~inside])
+    rel = _rel(ours[:, inside], expected[:, inside])
+    rel_batch = _rel(batch[:1, inside], expected[:, inside])
+    print(f"\nedit: encode identical to upstream's encode_audio(chunked=True); spans {spans}; relative L2 in the "
+          f"spans vs upstream CFM.sample: {rel:.2e} (single), {rel_batch:.2e} (candidate 1 of a batch of 2); "
+          f"frames outside the spans bit-identical to cond in both")
+    assert rel < 1e-4 and rel_batch < 1e-4
+    other = sample(*args, steps=steps, cfg=4.0, seed=seed + 1, spans=spans)  # the comparison can tell seeds apart
+    assert _rel(other[:, inside], expected[:, inside]) > 1e-2 and _rel(expected[:, inside], cond[:, inside]) > 1e-2

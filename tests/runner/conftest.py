@@ -58,9 +58,9 @@ def run_runner(tmp_path: Path, bundle_dir: Path):
             argv += ["--out", str(out), "--run-dir", str(tmp_path / "runs"), "--seed", "11"]
             if bundle:
                 argv += ["--bundle", str(bundle_dir)]
-            if "--style" not in args and "--ref-audio" not in args:
+            if not {"--style", "--ref-audio", "--style-embedding", "--style-from"} & set(args):
                 argv += ["--style", "test pop"]
-            if "--length" not in args:
+            if "--length" not in args and "--edit" not in args:  # an edit defaults to its song's length
                 argv += ["--length", "3"]
         argv += list(args)
         proc = subprocess.run(argv, capture_output=True, cwd=tmp_path, env=runner_env(tmp_path), timeout=timeout)

@@ -15,7 +15,7 @@ from runner.events import STAGES, problems
 
 from _runner_helpers import parse_stdout, runner_env
 
-LRC = "[00:00.20] first line here.\n[00:01.00] second, line\n[ti: title]\nno stamp at all\n[00:09.00] too late\n"
+LRC = "[00:00.20] first line here.\n[00:01.00] second, line\n[ti: title]\n[verse]\n[00:09.00] too late\n"
 
 
 def assert_stream(result):
@@ -51,7 +51,7 @@ def test_clean_run(run_runner, tmp_path):
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 44100)
         assert w.getnframes() == int(5 * 44100 / 2048) * 2048
     kinds = {e["kind"]: e for e in r.of("artifact")}
-    assert set(kinds) == {"latents", "audio_raw", "wav", "manifest"}
+    assert set(kinds) == {"latents", "audio_raw", "wav", "manifest", "style"}
     folder = r.folder
     for name in ("request.json", "events.ndjson", "manifest.json", "latents.pt", "audio_raw.pt", "runner.log"):
         assert (folder / name).is_file(), name
@@ -170,7 +170,7 @@ def test_lyrics_problems(run_runner, tmp_path):
     missing = run_runner("--lyrics", str(tmp_path / "nope.lrc"))
     assert missing.code == 2 and missing.error["stage"] == "preflight"
     empty = tmp_path / "empty.lrc"
-    empty.write_text("no time stamps here\n[ar: x]\n")
+    empty.write_text("[verse]\n[ar: x]\n")  # no time stamp and no words (words alone are timed: untimed lyrics)
     r = run_runner("--lyrics", str(empty))
     assert r.code == 2 and r.error["stage"] == "lyrics"
     latin1 = tmp_path / "latin1.lrc"
