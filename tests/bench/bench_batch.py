@@ -23,20 +23,17 @@ from pathlib import Path
 
 import torch
 
-from runner.bundle.nets import TinyDiT
 from runner.sampler import sample
+
+from dit_workload import dit_network, new_song_inputs
 
 
 def _child(args: argparse.Namespace) -> None:
-    torch.manual_seed(0)
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
-    net = TinyDiT(dim=args.dim, depth=args.depth, heads=max(1, args.dim // 64), ff_mult=4, text_dim=512,
-                  cond_dim=512, max_frames=2048).eval().to(device=device, dtype=dtype)
+    net = dit_network(args.dim, args.depth).to(device=device, dtype=dtype)
     frames = args.frames
-    gen = torch.Generator().manual_seed(1)
-    inputs = (torch.zeros(1, frames, 64), torch.randint(1, 60, (frames,), generator=gen), torch.randn(1, 512, generator=gen),
-              torch.randn(1, 512, generator=gen), torch.tensor([0.0]), torch.tensor([frames / 2048]))
+    inputs = new_song_inputs(frames)
     small = (torch.zeros(1, 16, 64), inputs[1][:16], *inputs[2:])
     sample(net, *small, steps=2, seed=0, batch=args.batch)  # load the kernels, barely touching the high-water mark
     if device.type == "cuda":

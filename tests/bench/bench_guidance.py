@@ -14,8 +14,9 @@ import time
 
 import torch
 
-from runner.bundle.nets import TinyDiT
 from runner.sampler import sample
+
+from dit_workload import dit_network, new_song_inputs
 
 
 def main() -> None:
@@ -26,12 +27,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--reps", type=int, default=6)
     args = p.parse_args()
-    torch.manual_seed(0)
-    base = TinyDiT(dim=args.dim, depth=args.depth, heads=args.dim // 64, ff_mult=4, text_dim=512, cond_dim=512,
-                   max_frames=2048).eval()
+    base = dit_network(args.dim, args.depth)
     frames = args.frames
-    inputs = (torch.zeros(1, frames, 64), torch.randint(1, 60, (frames,)), torch.randn(1, 512), torch.randn(1, 512),
-              torch.tensor([0.0]), torch.tensor([frames / 2048]))
+    inputs = new_song_inputs(frames)
     print(f"TinyDiT dim {args.dim} depth {args.depth}, {frames} frames, {args.steps - 1} guided steps, "
           f"{torch.get_num_threads()} threads")
     for dtype in (torch.float32, torch.bfloat16):

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import torch
 
-from runner.bundle.nets import TinyDiT
 from runner.precision import cpu_flags
 from runner.sampler import sample
+
+from dit_workload import dit_network, new_song_inputs
 
 
 def upstream_style_fp16(net, cond, tokens, style, negative, start, dur, steps, cfg, seed):
@@ -62,16 +63,11 @@ def main() -> None:
     args = p.parse_args()
     if not args.child:
         return drive(args)
-    torch.manual_seed(0)
-    base = TinyDiT(dim=args.dim, depth=args.depth, heads=args.dim // 64, ff_mult=4, text_dim=512,
-                   cond_dim=512, max_frames=2048).eval()
+    base = dit_network(args.dim, args.depth)
     nets = {"float32": base, "bfloat16": copy.deepcopy(base).to(torch.bfloat16),
             "float16": copy.deepcopy(base).to(torch.float16)}
     frames = args.frames
-    cond = torch.zeros(1, frames, 64)
-    tokens = torch.randint(1, 60, (frames,))
-    style, negative = torch.randn(1, 512), torch.randn(1, 512)
-    start, dur = torch.tensor([0.0]), torch.tensor([frames / 2048])
+    cond, tokens, style, negative, start, dur = new_song_inputs(frames)
     times: dict[str, list[float]] = {k: [] for k in nets}
     outs = {}
     params = sum(t.numel() for t in base.parameters())

@@ -16,11 +16,12 @@ import time
 
 import torch
 
-from runner.bundle.nets import TinyDiT
 from runner.emit import Emitter
 from runner.interrupt import Stopper
 from runner.pipeline import check_step
 from runner.sampler import sample
+
+from dit_workload import dit_network, new_song_inputs
 
 
 def main() -> None:
@@ -31,12 +32,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=9)
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args()
-    torch.manual_seed(0)
-    net = TinyDiT(dim=args.dim, depth=args.depth, heads=args.dim // 64, ff_mult=4, text_dim=512, cond_dim=512,
-                  max_frames=2048).eval()
+    net = dit_network(args.dim, args.depth)
     frames = args.frames
-    inputs = (torch.zeros(1, frames, 64), torch.randint(1, 60, (frames,)), torch.randn(1, 512), torch.randn(1, 512),
-              torch.tensor([0.0]), torch.tensor([frames / 2048]))
+    inputs = new_song_inputs(frames)
     sink = open(os.devnull, "wb")
     emitter = Emitter("bench", sink)
     stopper = Stopper(timeout=1e9)
