@@ -3,12 +3,14 @@
 The options are those of `drdoctor generate` / `python -m runner`. Host paths become container paths:
   model folder  -> /models (read-only)      output folder -> /out (read-write; run folders in /out/runs)
   --lyrics FILE -> /in/lyrics/NAME (ro)     --ref-audio FILE -> /in/ref/NAME (ro)
+  --edit / --continue SONG -> /in/song/NAME (ro)
+  --style-embedding FILE -> /in/style/NAME (ro)   --style-from RUN_DIR -> /in/style-from (ro)
   --model-file ROLE=FILE -> /in/model-files/ROLE/NAME (ro)
   --bundle DIR  -> /in/bundle (ro)          --diffrhythm DIR -> /in/diffrhythm (ro; default: the image's)
   --out NAME    -> /out/NAME (relative to the output folder; an absolute path must lie inside it)
   --resume DIR  -> /out/... (a run folder inside the output folder)
 On a remote engine (ssh://, tcp://) the folders are the engine machine's; the lyrics file and the
-reference clip are copied into the container (/tmp/drdoctor/in/...) since that machine lacks them.
+reference clip (and a song to edit or continue, a style embedding) are copied into the container (/tmp/drdoctor/in/...) since that machine lacks them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     style = p.add_mutually_exclusive_group()
     style.add_argument("--style", metavar="TEXT", help="style prompt")
     style.add_argument("--ref-audio", metavar="CLIP", help="reference clip for the style (>= 10 s)")
+    style.add_argument("--style-embedding", metavar="FILE", help="a saved style vector (.npy or .pt, [1, 512])")
+    style.add_argument("--style-from", metavar="RUN_DIR", help="reuse the style vector of an earlier run")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--edit", metavar="SONG", help="edit SONG: regenerate only the --regenerate spans")
+    mode.add_argument("--continue", dest="continue_song", metavar="SONG", help="continue SONG up to --length")
+    p.add_argument("--regenerate", action="append", metavar="START:END", help="a span to regenerate (with --edit)")
+    p.add_argument("--batch", type=int, metavar="N", help="sample N candidates (NAME-1.wav ...)")
     p.add_argument("--length", type=float, help="seconds: 95 (base model) or 96-285 (full model)")
     p.add_argument("--steps", type=int, help="sampling steps (default 32)")
     p.add_argument("--cfg", type=float, help="guidance strength (default 4.0)")
@@ -141,7 +150,17 @@ def translate(ns: argparse.Namespace, models: str | None, output: str, check_loc
         args += ["--style", ns.style]
     if ns.ref_audio:
         args += ["--ref-audio", host_file(ns.ref_audio, "reference audio", "/in/ref", upload=True)]
-    for name in ("length", "steps", "cfg", "seed", "device", "dtype", "timeout"):
+    if ns.style_embedding:
+        args += ["--style-embedding", host_file(ns.style_embedding, "style embedding", "/in/style", upload=True)]
+    if ns.style_from:
+        args += ["--style-from", host_file(ns.style_from, "run folder", "/in/style-from", is_dir=True)]
+    if ns.edit:
+        args += ["--edit", host_file(ns.edit, "song to edit", "/in/song", upload=True)]
+    if ns.continue_song:
+        args += ["--continue", host_file(ns.continue_song, "song to continue", "/in/song", upload=True)]
+    for span in ns.regenerate or ():
+        args += ["--regenerate", span]
+    for name in ("length", "steps", "cfg", "seed", "device", "dtype", "timeout", "batch"):
         value = getattr(ns, name)
         if value is not None:
             args += [f"--{name}", str(value)]

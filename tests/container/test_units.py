@@ -77,6 +77,30 @@ def test_paths_are_rewritten_to_container_paths(tmp_path):
         translate(_ns("--lyrics", str(tmp_path / "none.lrc")), str(models), str(out))
 
 
+def test_edit_batch_and_style_reuse_inputs_are_mounted_read_only(tmp_path):
+    models, out, earlier = tmp_path / "m", tmp_path / "o", tmp_path / "runs" / "r1"
+    models.mkdir()
+    earlier.mkdir(parents=True)
+    song, vector = tmp_path / "song.wav", tmp_path / "style.npy"
+    for f in (song, vector):
+        f.write_text("x")
+    req = translate(_ns("--edit", str(song), "--regenerate", "10:25", "--regenerate", "50:end", "--batch", "3",
+                        "--style-embedding", str(vector)), str(models), str(out))
+    a = req.args
+    assert a[a.index("--edit") + 1] == "/in/song/song.wav"
+    assert [a[i + 1] for i, x in enumerate(a) if x == "--regenerate"] == ["10:25", "50:end"]
+    assert a[a.index("--batch") + 1] == "3" and a[a.index("--style-embedding") + 1] == "/in/style/style.npy"
+    mounts = {m.target: (m.source, m.read_only) for m in req.mounts}
+    assert mounts["/in/song/song.wav"] == (str(song), True) and mounts["/in/style/style.npy"] == (str(vector), True)
+
+    reuse = translate(_ns("--continue", str(song), "--length", "180", "--style-from", str(earlier)), str(models), str(out))
+    b = reuse.args
+    assert b[b.index("--continue") + 1] == "/in/song/song.wav" and b[b.index("--style-from") + 1] == "/in/style-from"
+    assert {m.target: m.read_only for m in reuse.mounts}["/in/style-from"] is True
+    with pytest.raises(RequestError):
+        translate(_ns("--edit", str(tmp_path / "missing.wav"), "--regenerate", "1:2"), str(models), str(out))
+
+
 def test_run_generate_takes_the_runners_options():
     from runner.request import build_parser
 
