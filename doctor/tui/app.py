@@ -64,6 +64,11 @@ class DrDoctorApp(App):
         screen = await self._goto("generate")
         screen.resume_run(folder)
 
+    async def fill_generate_form(self, **fields: str) -> None:
+        """From the runs history: a run's folder as the style source, or its song to edit."""
+        screen = await self._goto("generate")
+        screen.fill(**fields)
+
     # ---------------------------------------------------------------- palette actions
     async def action_rerun_checkup(self) -> None:
         (await self._goto("checkup")).action_rerun()

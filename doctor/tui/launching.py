@@ -14,7 +14,10 @@ from doctor import config as config_mod
 from doctor.launch import pick_python
 from doctor.tui.options import TuiOptions
 
-FORM_FIELDS = ("lyrics", "style", "ref_audio", "length", "steps", "seed", "device", "dtype", "out")
+FORM_FIELDS = ("lyrics", "style", "ref_audio", "style_embedding", "style_from", "edit", "regenerate", "continue_song",
+               "batch", "length", "steps", "seed", "device", "dtype", "out")
+# a field whose runner option is not `--` + its name with dashes (the request's own field names)
+OPTION_NAMES = {"continue_song": "--continue"}
 
 
 def _config() -> dict[str, Any]:
@@ -38,13 +41,16 @@ def _form_args(options: TuiOptions, request: dict[str, Any]) -> list[str]:
         args += ["--models", str(options.models)]
     for name in FORM_FIELDS:
         value = request.get(name)
-        if value is not None and value != "":
-            args += ["--" + name.replace("_", "-"), str(value)]
+        option = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+        for item in value if isinstance(value, (list, tuple)) else [value]:  # a list: the option repeated
+            if item is not None and item != "":
+                args += [option, str(item)]
     return args + ["--run-dir", str(options.run_dir)] + list(options.extra_runner_args)
 
 
 def runner_args(options: TuiOptions, **request: Any) -> list[str]:
-    """`python -m runner` arguments for the form's values (lyrics, style, length, seed, ...)."""
+    """`python -m runner` arguments for the form's values (lyrics, style, length, seed, ...), named as the
+    runner's `Request` fields; a list (`regenerate`) repeats its option."""
     from doctor.commands.generate import runner_args as with_config
 
     return with_config(_form_args(options, request), _config())

@@ -81,6 +81,24 @@ def test_generate_form_refuses_bad_values(snap_compare, monkeypatch):
     assert snap_compare(_generate_app(), run_before=run_before)
 
 
+def test_generate_form_edit_mode(snap_compare, monkeypatch):
+    """Edit: the song and spans fields appear; a missing song, a span that does not parse and a batch of 0
+    are refused inline."""
+    monkeypatch.chdir(DATA)
+
+    async def run_before(pilot):
+        screen = pilot.app.screen
+        screen.query_one("#mode").value = "edit"
+        await pilot.pause()
+        screen.query_one("#song").value = "take.wav"
+        screen.query_one("#spans").value = "10:25, 50-60"
+        screen.query_one("#batch").value = "0"
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+
+    assert snap_compare(_generate_app(), run_before=run_before)
+
+
 def test_generate_finished_run(snap_compare, monkeypatch):
     monkeypatch.chdir(DATA)
 

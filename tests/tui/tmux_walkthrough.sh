@@ -75,7 +75,7 @@ shot generate-done
 
 # 4. a failing run: a length the bundle cannot make; the failing stage, message and remedy
 keys C-e
-keys Tab Tab Tab
+keys Tab Tab Tab Tab Tab Tab Tab   # style, ref clip, embedding, from run, mode, batch, length
 tmux send-keys -t "$SESSION" -l "50"; sleep 0.3
 keys C-r
 wait_for "FAILED in" 90

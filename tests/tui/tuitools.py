@@ -73,3 +73,24 @@ async def replay(pilot, screen, run: str, until=None) -> None:
     screen._redraw()  # what the 15 Hz redraw would show next
     await pilot.pause()
 
+
+
+def write_song(path: Path, seconds: float, rate: int = 44100) -> Path:
+    """A real 16-bit stereo WAV (a few tones with a slow swell) for the edit and continue modes; stdlib
+    only, so the app's tests import no torch."""
+    import array
+    import math
+    import wave
+
+    samples = array.array("h")
+    for i in range(int(seconds * rate)):
+        t = i / rate
+        value = sum(math.sin(2 * math.pi * f * t) for f in (220.0, 330.0, 550.0)) / 3
+        value *= 0.3 * (0.6 + 0.4 * math.sin(2 * math.pi * 0.5 * t))
+        samples.extend((int(value * 32767), int(value * 0.8 * 32767)))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path

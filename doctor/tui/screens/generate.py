@@ -8,6 +8,7 @@ stdout a thread worker reads line by line; events come back as messages and are 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from rich.text import Text
@@ -16,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.validation import Function, Integer, ValidationResult
+from textual.validation import Function, Integer, ValidationResult, Validator
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static
 
 from doctor.tui import launching, messages
@@ -30,6 +31,67 @@ from doctor.tui.widgets.validation_table import ValidationTable
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 MAX_LENGTH = 285.0
+MAX_BATCH = 64  # the runner's own limit (runner.request.validate)
+MODES = (("new song", "new"), ("edit a song", "edit"), ("continue a song", "continue"))
+# the style sources, as (field id, what the errors call it): the runner takes exactly one
+STYLE_SOURCES = (("style", "text prompt"), ("ref-audio", "reference clip"), ("style-embedding", "embedding file"),
+                 ("style-from", "run folder"))
+# the fields that only mean something in some modes
+MODE_ROWS = {"song-row": ("edit", "continue"), "spans-row": ("edit",)}
+
+
+def split_spans(text: str) -> list[str]:
+    """The spans field -> one `--regenerate` value per span: `10:25, 50:end` (commas or spaces between
+    spans), or upstream's JSON `[[10,25],[50,-1]]` passed whole."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        return [stripped]
+    return [part for part in re.split(r"[,;\s]+", stripped) if part]
+
+
+class Refuse(Validator):
+    """A field check whose message says what is wrong: `check(value)` returns None or the reason."""
+
+    def __init__(self, check) -> None:
+        super().__init__()
+        self.check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        why = self.check(value) if value.strip() else None
+        return self.failure(why) if why else self.success()
+
+
+def _spans_problem(text: str) -> str | None:
+    """The runner's own span parser (torch-free), syntax only; the song's length is checked by the run."""
+    from runner.errors import BadInput
+    from runner.spans import parse_spans
+
+    try:
+        parse_spans(split_spans(text))
+    except BadInput as exc:
+        return exc.message
+    return None
+
+
+def _file_problem(what: str, suffixes: tuple[str, ...] = ()):
+    def check(value: str) -> str | None:
+        path = Path(value.strip()).expanduser()
+        if not path.is_file():
+            return f"no such {what}: {path}"
+        if suffixes and path.suffix.lower() not in suffixes:
+            return f"{path.name}: expected a {' or '.join(suffixes)} file"
+        return None
+
+    return check
+
+
+def _run_folder_problem(value: str) -> str | None:
+    path = Path(value.strip()).expanduser()
+    if not path.is_dir():
+        return f"not a run folder: {path}"
+    if not (path / "style.pt").is_file():
+        return f"run folder {path.name} keeps no style.pt"
+    return None
 
 
 def _lrc_preview(path_text: str) -> tuple[str, bool]:
@@ -111,6 +173,30 @@ class GenerateScreen(Screen):
                                 validators=[Function(lambda v: not v.strip() or Path(v).expanduser().is_file(),
                                                      "no such audio file")])
                 with Horizontal(classes="field"):
+                    yield Label("Embedding", classes="field-label")
+                    yield Input(compact=True, placeholder="or a saved style vector (.npy/.pt, [1, 512])",
+                                id="style-embedding", validators=[Refuse(_file_problem("embedding file", (".npy", ".pt")))])
+                with Horizontal(classes="field"):
+                    yield Label("From run", classes="field-label")
+                    yield Input(compact=True, placeholder="or reuse the style of a run folder (runs/<id>)",
+                                id="style-from", validators=[Refuse(_run_folder_problem)])
+                with Horizontal(classes="field"):
+                    yield Label("Mode", classes="field-label")
+                    yield Select(MODES, compact=True, value="new", allow_blank=False, id="mode")
+                    yield Label("Batch", classes="field-label short-label")
+                    yield Input("1", compact=True, id="batch", classes="short", type="integer",
+                                tooltip="candidates sampled together: NAME-1.wav ... (seed + k - 1)",
+                                validators=[Integer(minimum=1, maximum=MAX_BATCH,
+                                                    failure_description=f"batch must be 1-{MAX_BATCH}")])
+                with Horizontal(classes="field -hidden", id="song-row"):
+                    yield Label("Song", classes="field-label")
+                    yield Input(compact=True, placeholder="the song to edit or continue (.wav)", id="song",
+                                validators=[Refuse(_file_problem("song file"))])
+                with Horizontal(classes="field -hidden", id="spans-row"):
+                    yield Label("Spans", classes="field-label")
+                    yield Input(compact=True, placeholder="seconds to regenerate, e.g. 10:25, 50:end", id="spans",
+                                validators=[Refuse(_spans_problem)])
+                with Horizontal(classes="field"):
                     yield Label("Length s", classes="field-label")
                     yield Input(compact=True, placeholder="default", id="length", classes="short",
                                 validators=[Function(lambda v: not v.strip() or _number_ok(v), "length must be 1-285 s")])
@@ -145,6 +231,7 @@ class GenerateScreen(Screen):
 
     def on_mount(self) -> None:
         self._update_preview(self.query_one("#lyrics", Input).value)
+        self._show_mode_rows()
         self.show_recommendation()
         self.set_interval(1 / 15, self._redraw, name="render run")
 
@@ -175,18 +262,43 @@ class GenerateScreen(Screen):
     def _field_changed(self, event: Input.Changed) -> None:
         self._show_errors()
 
+    @property
+    def song_mode(self) -> str:
+        return str(self.query_one("#mode", Select).value)
+
+    @on(Select.Changed, "#mode")
+    def _mode_changed(self, event: Select.Changed) -> None:
+        self._show_mode_rows()
+        self._show_errors()
+
+    def _show_mode_rows(self) -> None:
+        """Edit shows the song and the spans, continue the song, a new song neither."""
+        for row, modes in MODE_ROWS.items():
+            self.query_one(f"#{row}").set_class(self.song_mode not in modes, "-hidden")
+        self.query_one("#length", Input).placeholder = "required" if self.song_mode == "continue" else (
+            "the song's" if self.song_mode == "edit" else "default")
+
     def form_errors(self) -> list[str]:
         errors = []
         for field in self.query("#form Input").results(Input):
+            if field.parent is not None and field.parent.has_class("-hidden"):
+                continue  # not used in this mode
             result: ValidationResult | None = field.validate(field.value)
             if result is not None and not result.is_valid:
                 errors.extend(f"{field.id}: {d}" for d in result.failure_descriptions)
-        style = self.query_one("#style", Input).value.strip()
-        ref = self.query_one("#ref-audio", Input).value.strip()
-        if style and ref:
-            errors.append("style: give a text prompt or a reference clip, not both")
-        if not style and not ref:
-            errors.append("style: give a text prompt or a reference clip")
+        value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
+        mode = self.song_mode
+        if mode in ("edit", "continue") and not value("song"):
+            errors.append(f"song: {mode} needs the song file")
+        if mode == "edit" and not split_spans(value("spans")):
+            errors.append("spans: edit needs at least one span to regenerate, e.g. 10:25, 50:end")
+        if mode == "continue" and not value("length"):
+            errors.append("length: continue needs the new length (95, or 96-285 s)")
+        given = [what for wid, what in STYLE_SOURCES if value(wid)]
+        if len(given) > 1:
+            errors.append(f"style: give one style source, not {' + '.join(given)}")
+        if not given:
+            errors.append("style: give a text prompt or a reference clip (or an embedding file, or a run folder)")
         return errors
 
     def _show_errors(self) -> list[str]:
@@ -196,11 +308,19 @@ class GenerateScreen(Screen):
         return errors
 
     def request_args(self) -> dict:
+        """The form as the runner's request fields (`launching.FORM_FIELDS`); fields the mode hides are left out."""
         value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
+        mode, batch = self.song_mode, int(value("batch") or 1)
         return {
             "lyrics": value("lyrics") or None,
             "style": value("style") or None,
             "ref_audio": value("ref-audio") or None,
+            "style_embedding": value("style-embedding") or None,
+            "style_from": value("style-from") or None,
+            "edit": value("song") if mode == "edit" else None,
+            "regenerate": split_spans(value("spans")) if mode == "edit" else [],
+            "continue_song": value("song") if mode == "continue" else None,
+            "batch": batch if batch > 1 else None,
             "length": float(value("length")) if value("length") else None,
             "seed": int(value("seed") or 0),
             "steps": int(value("steps") or 32),
@@ -226,11 +346,28 @@ class GenerateScreen(Screen):
         if self._show_errors():
             self.notify("fix the form first", severity="error")
             self.query_one(ContentSwitcher).current = "form"
+            self.query_one("#run-button").scroll_visible(animate=False)  # the errors above it: the form may be taller than the screen
             return
         if self.query_one("#where", Select).value == "container":
             self.start(launching.container_args(self.app.options, **self.request_args()), module="doctor")
         else:
             self.start(launching.runner_args(self.app.options, **self.request_args()))
+
+    def fill(self, style_from: str | None = None, edit: str | None = None) -> None:
+        """Put a run picked in the runs history into the form: its folder as the only style source, or its
+        song in edit mode (the spans still to give)."""
+        self.query_one(ContentSwitcher).current = "form"
+        if style_from is not None:
+            for wid, _ in STYLE_SOURCES:  # exactly one style source
+                self.query_one(f"#{wid}", Input).value = style_from if wid == "style-from" else ""
+            self.query_one("#style-from", Input).focus()
+            self.notify(f"style from {Path(style_from).name}; the other style fields are cleared")
+        if edit is not None:
+            self.query_one("#mode", Select).value = "edit"
+            self._show_mode_rows()
+            self.query_one("#song", Input).value = edit
+            self.query_one("#spans", Input).focus()
+        self._show_errors()
 
     def action_resume(self) -> None:
         if self.running or not self.state.run:
@@ -372,13 +509,39 @@ class GenerateScreen(Screen):
             box.update(text)
         elif state.ok:
             box.set_classes("-ok")
-            lines = [f"done: {state.output}"]
+            outputs = (state.finished or {}).get("outputs")
+            lines = [f"done: {state.output}"] if not outputs else [f"done: {len(outputs)} candidates written"]
+            lines += [_candidate_line(state, path) for path in outputs or []]
+            lines += [f"  ✗ candidate {k} failed: {why}" for k, why in _failed_candidates(state).items()]
             facts = _audio_facts(state)
             if facts:
                 lines.append(facts)
             if state.seconds is not None:
                 lines.append(f"took {state.seconds:.1f} s" + (f" · run folder {run_dir}" if run_dir else ""))
             box.update("\n".join(lines))
+
+
+def _candidate_line(state: RunState, path: str) -> str:
+    """One written candidate of a batch: its index (from its `artifact` event), path, peak and loudness."""
+    k = next((a.get("candidate") for a in state.artifacts if a.get("kind") == "wav" and str(a.get("path")) == path), None)
+    facts = []
+    for label, name, unit in (("peak", "peak", ""), ("loudness", "rms_dbfs", " dBFS")):
+        value = next((c.get("value") for c in reversed(state.checks)
+                      if c.get("name") == name and c.get("candidate") == k), None) if k is not None else None
+        if isinstance(value, (int, float)):
+            facts.append(f"{label} {value:.3g}{unit}")
+    head = f"  #{k} {path}" if k is not None else f"  {path}"
+    return head + (" · " + " · ".join(facts) if facts else "")
+
+
+def _failed_candidates(state: RunState) -> dict[int, str]:
+    """Candidate index -> why it was not written (its failed `check` events; warnings do not count)."""
+    failed: dict[int, list[str]] = {}
+    for check in state.checks:
+        k = check.get("candidate")
+        if isinstance(k, int) and not check.get("ok") and check.get("severity", "fail") == "fail":
+            failed.setdefault(k, []).append(str(check.get("message") or check.get("name")))
+    return {k: "; ".join(dict.fromkeys(why)) for k, why in sorted(failed.items())}
 
 
 def _audio_facts(state: RunState) -> str:
@@ -392,6 +555,8 @@ def _audio_facts(state: RunState) -> str:
             length = None
         if isinstance(length, (int, float)):
             parts.append(f"duration {length:.1f} s")
+    if (state.finished or {}).get("outputs"):
+        return " · ".join(parts)  # a batch: each candidate's peak and loudness are on its own line
     for label, name, unit in (("peak", "peak", ""), ("loudness", "rms_dbfs", " dBFS RMS")):
         check = state.check(name)
         if check is not None and isinstance(check.get("value"), (int, float)):

@@ -26,6 +26,10 @@ class RunsScreen(Screen):
         Binding("ctrl+t", "resume", "Resume", id="runs.resume",
                 tooltip="Resume the selected run from what it had finished (cancelled or failed runs)."),
         Binding("g", "reload", "Reload", id="runs.reload", tooltip="Read the run folders again."),
+        Binding("s", "use_style", "Use style", id="runs.use_style",
+                tooltip="Reuse the selected run's style vector in the generate form (From run)."),
+        Binding("e", "edit_song", "Edit song", id="runs.edit_song",
+                tooltip="Open the selected run's song in the generate form to regenerate parts of it."),
     ]
 
     def __init__(self) -> None:
@@ -100,10 +104,28 @@ class RunsScreen(Screen):
         box.update(text)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        record = self.selected() if self.is_mounted else None
         if action == "resume":
-            record = self.selected() if self.is_mounted else None
             return record is not None and record.resumable
+        if action == "use_style":
+            return record is not None and (record.folder / "style.pt").is_file()
+        if action == "edit_song":
+            return record is not None and bool(record.output) and Path(record.output).is_file()
         return True
+
+    async def action_use_style(self) -> None:
+        record = self.selected()
+        if record is None or not (record.folder / "style.pt").is_file():
+            self.notify("this run kept no style vector (style.pt)", severity="warning")
+            return
+        await self.app.fill_generate_form(style_from=str(record.folder))
+
+    async def action_edit_song(self) -> None:
+        record = self.selected()
+        if record is None or not record.output or not Path(record.output).is_file():
+            self.notify("this run left no song to edit", severity="warning")
+            return
+        await self.app.fill_generate_form(edit=record.output)
 
     async def action_resume(self) -> None:
         record = self.selected()

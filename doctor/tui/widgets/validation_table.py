@@ -38,6 +38,8 @@ class ValidationTable(DataTable):
         else:
             ok = Text("✗ FAIL", style="bold red")
         name = str(check.get("name"))
+        if check.get("candidate") is not None:  # a batch: each candidate's checks are their own rows
+            name = f"{name} #{check['candidate']}"
         key = f"{check.get('stage')}:{name}"
         if key in self.rows:
             self.remove_row(key)
