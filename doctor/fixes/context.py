@@ -98,6 +98,14 @@ class FixContext:
         """A machine path inside `root`."""
         return self.root / str(path).lstrip("/")
 
+    def target_unusable(self) -> str | None:
+        """Why a package fix cannot plan for the target environment; None when it can."""
+        if not self.python:
+            return "no target Python: pass --python (DiffRhythm's environment)"
+        if self.python_error:
+            return f"cannot read the target environment: {self.python_error}"
+        return None
+
     def pip_cmd(self) -> list[str]:
         return [self.python or "python3", "-m", "pip"]
 

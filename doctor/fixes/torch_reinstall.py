@@ -87,10 +87,8 @@ def _allows(req: Requirement, version: str) -> bool:
 
 
 def plan(ctx: FixContext) -> Plan:
-    if not ctx.python:
-        return Plan(FIX_ID, TITLE, blocked="no target Python: pass --python (DiffRhythm's environment)")
-    if ctx.python_error:
-        return Plan(FIX_ID, TITLE, blocked=f"cannot read the target environment: {ctx.python_error}")
+    if problem := ctx.target_unusable():
+        return Plan(FIX_ID, TITLE, blocked=problem)
     done = installed_fits(ctx)
     if done:
         return _torchaudio_only(ctx, done)

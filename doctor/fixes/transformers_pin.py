@@ -29,10 +29,8 @@ def compatible(version: str | None) -> bool:
 
 
 def plan(ctx: FixContext) -> Plan:
-    if not ctx.python:
-        return Plan(FIX_ID, TITLE, blocked="no target Python: pass --python (DiffRhythm's environment)")
-    if ctx.python_error:
-        return Plan(FIX_ID, TITLE, blocked=f"cannot read the target environment: {ctx.python_error}")
+    if problem := ctx.target_unusable():
+        return Plan(FIX_ID, TITLE, blocked=problem)
     installed = ctx.packages.get("transformers")
     if compatible(installed):
         return Plan(FIX_ID, TITLE, done_reason=f"transformers {installed} is in {COMPATIBLE} in {ctx.python}")
