@@ -314,18 +314,19 @@ def load(run: Run) -> None:
     with run.stage("load"):
         if plan.resume_from == "audio_raw":
             raise Skipped("reusing audio_raw.pt from the run folder: no model needed")
+        # a run resumed from its latents only decodes: the DiT and the style encoder stay on disk
+        parts = ("vae",) if plan.resume_from == "latents" else ("dit", "vae", "style")
         if r.bundle:
             from runner.bundle.load import load_bundle
 
             torch.set_num_threads(1)  # the bundle's networks are tiny: threads cost more than they give
-            parts = ("vae",) if plan.resume_from == "latents" else ("dit", "vae", "style")
             comps = load_bundle(r.bundle, device=plan.device, dtype=dtype, faults=run.faults(), parts=parts,
                                 scratch=run.folder / "faults", emit_warning=lambda m: run.warn("load", m))
         else:
             from runner.checkout import load_diffrhythm
 
             comps = load_diffrhythm(r.diffrhythm, r.model_paths(), plan.length_s, plan.device, dtype,
-                                    lambda m: run.warn("load", m))
+                                    lambda m: run.warn("load", m), parts=parts)
         for message in comps.warnings:
             run.warn("load", message)
         for info in comps.files:
