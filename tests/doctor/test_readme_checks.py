@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_every_check_id_is_documented_in_order():
     text = README.read_text(encoding="utf-8")
-    section = text.split("<!-- SECTION: checks (owner: checkup) -->", 1)[1].split("<!-- SECTION:", 1)[0]
+    section = text.split("\n## `drdoctor check`", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([a-z]+\.[a-z_]+)` \|", section, re.M)
     assert documented == list(CHECKS)
 
