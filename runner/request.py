@@ -99,6 +99,18 @@ class _HelpShown(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m runner", description="Hardened DiffRhythm generation; events on stdout.")
+    add_request_arguments(p)
+    return p
+
+
+def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, str] | None = None) -> None:
+    """The request's options, every default None (so a caller can tell what was given). `drdoctor container
+    run generate` takes the same ones, with `help_overrides` (option -> help) where a path means a host path."""
+    overrides = help_overrides or {}
+
+    def described(option: str, text: str) -> str:
+        return overrides.get(option, text)
+
     p.add_argument("--lyrics", metavar="SONG.lrc",
                    help="timed lyrics (LRC), or plain lines that are timed over the song; none = instrumental")
     style = p.add_mutually_exclusive_group()
@@ -117,21 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default 32)")
     p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
-    p.add_argument("--device", default=None, help=DEVICES_HELP)
+    p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
     p.add_argument("--dtype", default=None, choices=DTYPES)
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
-    p.add_argument("--diffrhythm", metavar="DIR", help="DiffRhythm checkout")
-    p.add_argument("--models", metavar="DIR", help="folder holding the model files")
+    p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))
+    p.add_argument("--models", metavar="DIR", help=described("--models", "folder holding the model files"))
     p.add_argument("--model-file", action="append", default=None, metavar="ROLE=PATH",
-                   help=f"one model file ({', '.join(MODEL_ROLES)}), e.g. vae=/models/vae_model.pt")
+                   help=described("--model-file",
+                                  f"one model file ({', '.join(MODEL_ROLES)}), e.g. vae=/models/vae_model.pt"))
     p.add_argument("--bundle", metavar="DIR", help="use a tiny self-test bundle instead of a checkout")
-    p.add_argument("--out", default=None, metavar="SONG.wav")
-    p.add_argument("--run-dir", default=None, metavar="DIR", help="where run folders go (default ./runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its saved latents or audio")
+    p.add_argument("--out", default=None, metavar="SONG.wav", help=described("--out", "the song to write"))
+    p.add_argument("--run-dir", default=None, metavar="DIR",
+                   help=described("--run-dir", "where run folders go (default ./runs)"))
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help=described("--resume", "continue a run from its saved latents or audio"))
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
     p.add_argument("--fault", action="append", default=None, metavar="NAME", help="self-test fault switch")
-    return p
 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:

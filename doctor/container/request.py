@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from runner.events import ExitCode
+from runner.request import add_request_arguments
 
 IMAGE_CHECKOUT = "/opt/DiffRhythm"
 MODELS = "/models"
@@ -33,37 +34,21 @@ class RequestError(Exception):
         self.message, self.remedy, self.code = message, remedy, code
 
 
+# what the runner's path options mean when the runner is in the container
+CONTAINER_HELP = {
+    "--diffrhythm": "a checkout to use instead of the image's own (mounted read-only)",
+    "--models": "host folder with the model files (mounted at /models, ro)",
+    "--model-file": "one model file outside the model folder, ROLE=PATH (mounted read-only)",
+    "--out": "file name in the output folder (default song.wav)",
+    "--run-dir": "where run folders go, inside the output folder (default runs)",
+    "--resume": "continue a run folder (inside the output folder)",
+    "--device": "auto | cpu | cuda | cuda:INDEX (inside the container)",
+}
+
+
 def add_generate_arguments(p: argparse.ArgumentParser) -> None:
-    """The runner's options (runner/request.py), in the same spelling."""
-    p.add_argument("--lyrics", metavar="SONG.lrc", help="timed lyrics; none = instrumental")
-    style = p.add_mutually_exclusive_group()
-    style.add_argument("--style", metavar="TEXT", help="style prompt")
-    style.add_argument("--ref-audio", metavar="CLIP", help="reference clip for the style (>= 10 s)")
-    style.add_argument("--style-embedding", metavar="FILE", help="a saved style vector (.npy or .pt, [1, 512])")
-    style.add_argument("--style-from", metavar="RUN_DIR", help="reuse the style vector of an earlier run")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--edit", metavar="SONG", help="edit SONG: regenerate only the --regenerate spans")
-    mode.add_argument("--continue", dest="continue_song", metavar="SONG", help="continue SONG up to --length")
-    p.add_argument("--regenerate", action="append", metavar="START:END", help="a span to regenerate (with --edit)")
-    p.add_argument("--batch", type=int, metavar="N", help="sample N candidates (NAME-1.wav ...)")
-    p.add_argument("--length", type=float, help="seconds: 95 (base model) or 96-285 (full model)")
-    p.add_argument("--steps", type=int, help="sampling steps (default 32)")
-    p.add_argument("--cfg", type=float, help="guidance strength (default 4.0)")
-    p.add_argument("--seed", type=int, help="noise seed (default: random, recorded)")
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:INDEX (inside the container)")
-    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
-    p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode")
-    p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
-    p.add_argument("--diffrhythm", metavar="DIR", help="a checkout to use instead of the image's own")
-    p.add_argument("--models", metavar="DIR", help="host folder with the model files (mounted at /models, ro)")
-    p.add_argument("--model-file", action="append", metavar="ROLE=PATH",
-                   help="one model file outside the model folder (mounted read-only)")
-    p.add_argument("--bundle", metavar="DIR", help="a tiny self-test bundle instead of a checkout")
-    p.add_argument("--out", metavar="SONG.wav", help="file name in the output folder (default song.wav)")
-    p.add_argument("--run-dir", metavar="DIR", help="where run folders go, inside the output folder (default runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder (inside the output folder)")
-    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 6)")
-    p.add_argument("--fault", action="append", metavar="NAME", help="self-test fault switch")
+    """The runner's own options (runner/request.py), with the container's meaning of its paths."""
+    add_request_arguments(p, CONTAINER_HELP)
 
 
 @dataclass

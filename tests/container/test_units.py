@@ -101,17 +101,6 @@ def test_edit_batch_and_style_reuse_inputs_are_mounted_read_only(tmp_path):
         translate(_ns("--edit", str(tmp_path / "missing.wav"), "--regenerate", "1:2"), str(models), str(out))
 
 
-def test_run_generate_takes_the_runners_options():
-    from runner.request import build_parser
-
-    def options(parser) -> set[str]:
-        return {s for a in parser._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
-
-    p = argparse.ArgumentParser()
-    add_generate_arguments(p)
-    assert options(p) == options(build_parser())
-
-
 def test_container_commands_do_not_import_torch():
     code = ("import sys, doctor.commands.container as c, doctor.container.launch, doctor.container.status, "
             "doctor.container.images; c.build_parser(); assert 'torch' not in sys.modules, 'torch imported'")
