@@ -10,8 +10,8 @@ The fixes write it; `drdoctor check` and `drdoctor generate` read it.
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +22,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 import tomli_w
 
+from runner import locations
+
 
 class ConfigError(Exception):
     """The config file exists but cannot be read; the message names the file and the problem."""
 
 
-def config_path(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("DRDOCTOR_CONFIG"):
-        return Path(env["DRDOCTOR_CONFIG"])
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
-    return Path(base) / "drdoctor" / "config.toml"
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    return locations.config_file(env)
 
 
 def load(path: Path | None = None) -> dict[str, Any]:

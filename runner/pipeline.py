@@ -416,7 +416,7 @@ def time_untimed_lyrics(run: Run, text: str) -> str:
 
 def style(run: Run) -> None:
     from runner.style import compute_style
-    from runner.weights import cache_dir
+    from runner.locations import cache_dir
 
     plan, comps = run.plan, run.components
     assert plan is not None

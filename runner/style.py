@@ -11,14 +11,13 @@ memory).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from runner.atomic import atomic_path
 from runner.clip import reference_excerpt
 from runner.components import Components
 from runner.errors import BadInput, EnvironmentProblem, InvalidOutput
@@ -63,11 +62,8 @@ def _load_cached(path: Path) -> torch.Tensor | None:
 
 def _store(path: Path, vector: torch.Tensor) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".style-", suffix=".pt")
-        os.close(fd)
-        torch.save(vector.clone(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(vector.clone(), tmp)
     except OSError:
         pass
 

@@ -6,14 +6,13 @@ in the same folder, flushed to disk, then renamed over the target.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import wave
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from runner.atomic import atomic_path
 from runner.components import SAMPLE_RATE
 from runner.errors import InvalidOutput
 
@@ -49,37 +48,21 @@ def write_wav_atomic(
     """Write `audio` [2, samples] in [-1, 1] to `path` atomically; returns the file's size."""
     path = Path(path)
     channels = audio.shape[0]
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with wave.open(raw, "wb") as w:
-                w.setnchannels(channels)
-                w.setsampwidth(2)
-                w.setframerate(sample_rate)
-                total = audio.shape[1]
-                for start in range(0, max(total, 1), chunk_frames):
-                    w.writeframes(to_int16_frames(audio[:, start : start + chunk_frames]))
-                    if on_chunk is not None:
-                        on_chunk(min(start + chunk_frames, total), total)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, mode=0o644) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        total = audio.shape[1]
+        for start in range(0, max(total, 1), chunk_frames):
+            w.writeframes(to_int16_frames(audio[:, start : start + chunk_frames]))
+            if on_chunk is not None:
+                on_chunk(min(start + chunk_frames, total), total)
     return path.stat().st_size
 
 
 def save_atomic(path: Path, write: Callable[[Path], None]) -> int:
     """Run `write(tmp_path)` then rename over `path`: for the run folder's artifacts."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
+    with atomic_path(path, mode=0o644) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path.stat().st_size

@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from runner import locations
+from runner.atomic import write_text_atomic
 from runner.errors import EnvironmentProblem
 
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
@@ -173,14 +174,8 @@ def load_state_dict_checked(
 # --- fingerprints -----------------------------------------------------------------------------------
 
 
-def cache_dir(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
-    return Path(base) / "drdoctor"
-
-
 def _hash_cache_file() -> Path:
-    return cache_dir() / "sha256.json"
+    return locations.cache_dir() / "sha256.json"
 
 
 def _load_hash_cache() -> dict[str, Any]:
@@ -194,11 +189,7 @@ def _load_hash_cache() -> dict[str, Any]:
 def _store_hash_cache(data: dict[str, Any]) -> None:
     target = _hash_cache_file()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sha256-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=0, sort_keys=True)
-        os.replace(tmp, target)
+        write_text_atomic(target, json.dumps(data, indent=0, sort_keys=True))
     except OSError:
         pass  # a cache that cannot be written only costs time
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from doctor.fixes.plan import CommandStep, FileEdit, MoveAside, Plan, read_for_edit
+from runner.atomic import write_bytes_atomic
 
 Confirm = Callable[[str], bool]
 
@@ -67,27 +67,6 @@ def backup_path(path: Path, now: float | None = None) -> Path:
         candidate = path.with_name(f"{path.name}.drdoctor-{stamp}-{counter}.bak")
         counter += 1
     return candidate
-
-
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    existing_mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".drdoctor-tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        final_mode = existing_mode if existing_mode is not None else mode
-        if final_mode is not None:
-            os.chmod(tmp_name, final_mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
 
 
 def run_command(step: CommandStep, out: TextIO) -> int:
@@ -151,7 +130,7 @@ class _Applier:
             self.result.backups.append(backup)
             self.out.write(f"     backup: {backup}\n")
         self.changed.append((step.path, backup))
-        write_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
+        write_bytes_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
         self.out.write(f"     wrote {step.path}\n")
 
     def move(self, step: MoveAside) -> None:
@@ -187,7 +166,7 @@ class _Applier:
                     self.result.removed.append(path)
                     self.out.write(f"     rolled back: removed {path} (the plan created it)\n")
                 else:
-                    write_atomic(path, backup.read_bytes())
+                    write_bytes_atomic(path, backup.read_bytes())
                     shutil.copystat(backup, path)
                     self.result.restored.append(path)
                     self.out.write(f"     rolled back: restored {path} from {backup}\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 from doctor.assets import assets
 from doctor.probes._fs import at, exists, seen
 from doctor.probes.files import FileState, classify
+from runner import locations
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,7 @@ class CheckoutFacts:
 
 def expand(path: str, env: Mapping[str, str]) -> str:
     """`~` from the probed environment's HOME, relative paths from the current directory."""
-    if path.startswith("~"):
-        path = env.get("HOME", "/root") + path[1:]
-    return os.path.abspath(path)
+    return str(locations.expand(path, env))
 
 
 def candidates(explicit: str | None, configured: str | None, env: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doctor.probes._fs import at
-from doctor.probes.diffrhythm import expand
 from doctor.probes.models import ModelsFacts
+from runner import locations
+from runner.atomic import write_text_atomic
 
 CHUNK = 8 << 20
 SHA256_NAME = re.compile(r"[0-9a-f]{64}")
@@ -33,8 +34,7 @@ class BlobCheck:
 
 
 def cache_file(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_CACHE_HOME") or expand("~/.cache", env)
-    return Path(base) / "drdoctor" / "blob-hashes.json"
+    return locations.cache_dir(env) / "blob-hashes.json"
 
 
 def _sha256(path: Path) -> str | None:
@@ -71,8 +71,7 @@ def probe(root: Path, models: ModelsFacts, env: Mapping[str, str]) -> tuple[Blob
             cache[key] = actual
         checks.append(BlobCheck(blob, name, actual))
     try:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        store.write_text(json.dumps(cache, indent=0), encoding="utf-8")
+        write_text_atomic(store, json.dumps(cache, indent=0))
     except OSError:
         pass  # an unwritable cache only costs the next run its speed
     return tuple(checks)

@@ -10,6 +10,7 @@ from doctor.assets import assets
 from doctor.probes._fs import at, seen
 from doctor.probes.diffrhythm import expand
 from doctor.probes.files import FileState, classify
+from runner import locations
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,7 @@ def hf_caches(checkout: str | None, models_dirs: list[str], env: Mapping[str, st
     if checkout:
         found.append(f"{checkout}/pretrained")  # upstream's cache_dir="./pretrained"
     found += models_dirs
-    if env.get("HF_HUB_CACHE"):
-        found.append(expand(env["HF_HUB_CACHE"], env))
-    elif env.get("HF_HOME"):
-        found.append(expand(env["HF_HOME"], env) + "/hub")
-    else:
-        cache = env.get("XDG_CACHE_HOME") or expand("~/.cache", env)
-        found.append(f"{cache}/huggingface/hub")
+    found.append(str(locations.hf_hub_cache(env)))
     return list(dict.fromkeys(found))
 
 
