@@ -150,6 +150,15 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:
     """The request and the names of the options the user gave. Raises BadInput; help raises SystemExit."""
+    request, given = unvalidated(argv)
+    if not request.resume:
+        validate(request)
+    return request, given
+
+
+def unvalidated(argv: list[str]) -> tuple[Request, set[str]]:
+    """`parse` before `validate`: a form judges the result with `problems` (every problem, per field).
+    Raises BadInput for what argparse itself refuses (an unknown option, a word where a number goes)."""
     parser = build_parser()
     try:
         ns = parser.parse_args(argv)
@@ -164,9 +173,7 @@ def parse(argv: list[str]) -> tuple[Request, set[str]]:
     values["regenerate"] = tuple(values.get("regenerate") or ())
     if "seed" not in values:
         values["seed"] = secrets.randbelow(2**31)
-    request = Request(**values)
-    validate(request)
-    return request, given
+    return Request(**values), given
 
 
 def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
@@ -195,36 +202,54 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch."""
+    """Checks that need no files or torch: the first problem is raised."""
+    found = problems(request)
+    if found:
+        raise found[0][1]
+
+
+def problems(request: Request) -> list[tuple[str, BadInput]]:
+    """Every problem `validate` knows, each with the `Request` field it is about."""
+    found: list[tuple[str, BadInput]] = []
+
+    def refuse(field: str, message: str, remedy: str) -> None:
+        found.append((field, BadInput(message, remedy)))
+
     if request.steps < 2:
-        raise BadInput(f"--steps {request.steps}: need at least 2", "the default is 32")
+        refuse("steps", f"--steps {request.steps}: need at least 2", "the default is 32")
     if request.steps > 1000:
-        raise BadInput(f"--steps {request.steps}: more than 1000", "the default is 32")
+        refuse("steps", f"--steps {request.steps}: more than 1000", "the default is 32")
     if not (0.0 <= request.cfg <= 50.0):
-        raise BadInput(f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
+        refuse("cfg", f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
     if request.timeout is not None and request.timeout <= 0:
-        raise BadInput(f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
+        refuse("timeout", f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
-        raise BadInput(f"--length {request.length}: must be positive", "95 or 96-285 seconds")
+        refuse("length", f"--length {request.length}: must be positive", "95 or 96-285 seconds")
     if request.bundle and request.diffrhythm:
-        raise BadInput("--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
+        refuse("bundle", "--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
     if not request.bundle and not request.diffrhythm:
-        raise BadInput("no model: give --diffrhythm DIR (a checkout) or --bundle DIR", "see `drdoctor generate --help`")
+        refuse("diffrhythm", "no model: give --diffrhythm DIR (a checkout) or --bundle DIR",
+               "see `drdoctor generate --help`")
     for item in request.model_file:
         role, sep, path = item.partition("=")
         if not sep or role not in MODEL_ROLES or not path:
-            raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
-                           "e.g. --model-file vae=/models/vae_model.pt")
+            refuse("model_file", f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
+                   "e.g. --model-file vae=/models/vae_model.pt")
     if not (1 <= request.batch <= 64):
-        raise BadInput(f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
+        refuse("batch", f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
     if request.edit and not request.regenerate:
-        raise BadInput("--edit needs at least one --regenerate span", "e.g. --regenerate 10:25 --regenerate 50:end")
+        refuse("regenerate", "--edit needs at least one --regenerate span",
+               "e.g. --regenerate 10:25 --regenerate 50:end")
     if request.regenerate and not request.edit:
-        raise BadInput("--regenerate is only for --edit SONG", "add --edit SONG, or leave --regenerate out")
+        refuse("regenerate", "--regenerate is only for --edit SONG", "add --edit SONG, or leave --regenerate out")
     if request.regenerate:
         from runner.spans import parse_spans
 
-        parse_spans(request.regenerate)  # syntax only; the song's length is checked in preflight
+        try:
+            parse_spans(request.regenerate)  # syntax only; the song's length is checked in preflight
+        except BadInput as exc:
+            found.append(("regenerate", exc))
     device = request.device
     if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise BadInput(f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")
+        refuse("device", f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")
+    return found

@@ -20,6 +20,12 @@ FORM_FIELDS = ("lyrics", "style", "ref_audio", "style_embedding", "style_from", 
 OPTION_NAMES = {"continue_song": "--continue"}
 
 
+def field_of_option(option: str) -> str:
+    """`--continue` -> "continue_song", `--ref-audio` -> "ref_audio": the request field an option sets."""
+    named = {opt: name for name, opt in OPTION_NAMES.items()}
+    return named.get(option, option.lstrip("-").replace("-", "_"))
+
+
 def _config() -> dict[str, Any]:
     try:
         return config_mod.load()

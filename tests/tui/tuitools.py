@@ -94,3 +94,22 @@ def write_song(path: Path, seconds: float, rate: int = 44100) -> Path:
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
     return path
+
+
+async def paste_into(pilot, selector: str, text: str) -> None:
+    """Click the field, empty it and paste `text` as a terminal delivers a paste (one `Paste` event):
+    the field gets the same text as typing it, without a key press per character."""
+    from textual import events
+    from textual.widgets import Input
+
+    await pilot.click(selector)
+    field = pilot.app.screen.query_one(selector, Input)
+    field.value = ""
+    field.post_message(events.Paste(text))
+    await pilot.pause()
+    assert field.value == text, (selector, field.value)
+
+
+def toasts(app) -> list[str]:
+    """The notifications the app is showing."""
+    return [str(n.message) for n in app._notifications]
