@@ -113,3 +113,13 @@ async def paste_into(pilot, selector: str, text: str) -> None:
 def toasts(app) -> list[str]:
     """The notifications the app is showing."""
     return [str(n.message) for n in app._notifications]
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as the terminal shows it, one string per row (what a person reads)."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+
+
+def screen_styles(app) -> list[list]:
+    """Per row, (text, rich Style) of each painted segment: the colors a person sees."""
+    return [[(segment.text, segment.style) for segment in strip] for strip in app.screen._compositor.render_strips()]

@@ -7,8 +7,17 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from doctor.units import gib
 
-def _fmt(value) -> str:
+
+# the runner's checks whose value and limit are sizes in bytes (runner/pipeline.py: free disk, the batch's
+# memory, each model file); their `check` events carry no unit
+BYTE_CHECKS = ("disk_", "batch_memory", "file_")
+
+
+def _fmt(value, is_bytes: bool = False) -> str:
+    if is_bytes and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return gib(value)
     if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -44,7 +53,8 @@ class ValidationTable(DataTable):
         if key in self.rows:
             self.remove_row(key)
         label = Text(name, style="" if passed else "bold red")
-        self.add_row(label, _fmt(check.get("value")), _fmt(check.get("limit")), ok, key=key)
+        is_bytes = str(check.get("name")).startswith(BYTE_CHECKS)
+        self.add_row(label, _fmt(check.get("value"), is_bytes), _fmt(check.get("limit"), is_bytes), ok, key=key)
 
     def reset(self) -> None:
         self.clear()
