@@ -145,7 +145,8 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--resume", metavar="RUN_DIR",
                    help=described("--resume", "continue a run from its saved latents or audio"))
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
-    p.add_argument("--fault", action="append", default=None, metavar="NAME", help="self-test fault switch")
+    p.add_argument("--fault", action="append", default=None, metavar="NAME",
+                   help=described("--fault", "self-test fault switch"))
 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:
