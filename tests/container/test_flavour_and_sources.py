@@ -74,11 +74,23 @@ def test_pull_needs_an_image_the_user_names(engine, drdoctor):
     assert "published in no registry" in done.stderr and "drdoctor container build" in done.stderr
 
 
-def test_a_base_image_that_cannot_be_pulled_is_named(engine, registry, drdoctor):
-    base = f"{registry}/no-such-base:1"
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["missing from the registry", "registry unreachable"])
+def test_a_base_image_that_cannot_be_pulled_is_named(engine, registry, where, drdoctor):
+    """The real Dockerfile on a base the engine cannot pull: the message names that base image (an
+    unreachable registry's own error names only the address), and what to do."""
+    base = f"{registry}/no-such-base:1" if where.startswith("missing") else f"127.0.0.1:{_closed_port()}/base:1"
     done = drdoctor(["container", "build", "--tag", "drd-nobase:1", "--build-arg", f"BASE_IMAGE={base}"], engine)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"its base image {base} cannot be pulled" in done.stderr, done.stderr
+    assert "docker save" in done.stderr and "BASE_IMAGE" in done.stderr
 
 
 def test_the_terminal_view_prints_host_paths(engine, fake_image, dirs, drdoctor):
