@@ -5,7 +5,7 @@ from __future__ import annotations
 _UNITS = ("KiB", "MiB", "GiB", "TiB")
 
 
-def gib(size: int | float | None) -> str:
+def gib(size: float | None) -> str:
     """79_920_000_000 -> '74.4 GiB'; 512 -> '512 B'; None -> 'unknown size'."""
     if size is None:
         return "unknown size"

@@ -85,7 +85,7 @@ class ContainerRequest:
     def host_text(self, text: str) -> str:
         """Container paths in `text` made the host's: `/out/runs/x` -> `OUTPUT/runs/x` (the longest mount first)."""
         for mount in sorted(self.mounts, key=lambda m: len(m.target), reverse=True):
-            text = re.sub(rf"(?<![\w/]){re.escape(mount.target)}(?=/|\b|$)", lambda _: mount.source, text)
+            text = re.sub(rf"(?<![\w/]){re.escape(mount.target)}(?=/|\b|$)", lambda _, m=mount: m.source, text)
         return text
 
     def docker_mounts(self):

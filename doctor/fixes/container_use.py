@@ -43,7 +43,7 @@ def plan(ctx: FixContext) -> Plan:
     )
     if ctx.container_ready:
         return Plan(FIX_ID, TITLE, done_reason="the container image is already here", notes=notes)
-    step = CommandStep(tuple([*me, "container", "build", "--flavour", flavour]),
+    step = CommandStep((*me, "container", "build", "--flavour", flavour),
                        f"build drdoctor's CUDA container image {image} on this engine (its base image is pulled)",
                        timeout=3600)
     return Plan(FIX_ID, TITLE, steps=(step,), notes=notes)

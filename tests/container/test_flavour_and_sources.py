@@ -49,6 +49,9 @@ def test_status_compares_the_images_cuda_with_the_driver(engine, fake_context, t
     assert facts["image"]["labels"]["io.drdoctor.flavour"] == "cu128" and facts["flavour_match"]["status"] == "fail"
     new = drdoctor(["container", "status", "--image", image, "--nvml-snapshot", _snapshot(tmp_path, NEW_DRIVER)], engine)
     assert new.returncode == 0 and "ok       CUDA: the image is built for CUDA 12.8" in new.stdout, new.stdout
+    missing = drdoctor(["container", "status", "--image", "drd-none:1", "--nvml-snapshot",
+                        _snapshot(tmp_path, OLD_DRIVER)], engine)
+    assert missing.returncode == 1 and "`drdoctor container build --flavour cu118`" in missing.stdout, missing.stdout
 
 
 def test_run_refuses_a_flavour_the_driver_cannot_start(gpu_engine, gpu_fake_image, fake_context, dirs, tmp_path,

@@ -266,7 +266,11 @@ class GenerateScreen(Screen):
             "the song's" if self.song_mode == "edit" else "default")
 
     def form_errors(self) -> list[str]:
-        return [f"{self._label(wid)}: {message}" for wid, message in self.field_errors()]
+        """The problems as the form lists them: "Steps: --steps 1: need at least 2"."""
+        return [self._error_line(wid, message) for wid, message in self.field_errors()]
+
+    def _error_line(self, wid: str | None, message: str) -> str:
+        return f"{self._label(wid)}: {message}"
 
     def field_errors(self) -> list[tuple[str | None, str]]:
         """(form field id or None, message) for each problem: the fields' own checks (files, lyrics, spans),
@@ -283,7 +287,7 @@ class GenerateScreen(Screen):
         if mode in ("edit", "continue") and not value("song"):
             errors.append(("song", f"{mode} needs the song file"))
         if mode == "continue" and not value("length"):
-            errors.append(("length", "continue needs the new length (95, or 96-285 s)"))
+            errors.append(("length", "continue needs the new length, in seconds"))
         given = [what for wid, what in STYLE_SOURCES if value(wid)]
         if len(given) > 1:
             errors.append(("style", f"give one style source, not {' + '.join(given)}"))
@@ -332,7 +336,7 @@ class GenerateScreen(Screen):
     def _show_errors(self) -> list[tuple[str | None, str]]:
         errors = self.field_errors()
         box = self.query_one("#form-errors", Static)
-        text = "\n".join(f"{self._label(wid)}: {message}" for wid, message in errors)
+        text = "\n".join(self._error_line(wid, message) for wid, message in errors)
         box.update(Text(text, style="bold red") if errors else Text("ready to run", style="green"))
         return errors
 
@@ -378,7 +382,7 @@ class GenerateScreen(Screen):
             self.query_one(ContentSwitcher).current = "form"
             first, message = errors[0]
             more = f" (and {len(errors) - 1} more, listed above the Run button)" if len(errors) > 1 else ""
-            self.notify(f"fix the form first: {self._label(first)}: {message}{more}", severity="error")
+            self.notify(f"fix the form first: {self._error_line(first, message)}{more}", severity="error")
             target = self.query_one(f"#{first}") if first else self.query_one("#form-errors")
             target.scroll_visible(animate=False, top=True)
             if first:
