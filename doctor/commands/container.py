@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cpu", action="store_true", help="run without the GPU request (slow; on purpose only)")
     g.add_argument("--user", help="UID:GID inside the container (default: yours, so outputs are yours)")
     g.add_argument("--stop-timeout", type=float, default=10.0, metavar="S", help="after Ctrl-C, wait S s before killing")
+    g.add_argument("--host-paths", action="store_true",
+                   help="with --json: the events' container paths (/out/...) made the host's (what the app reads)")
     g.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
     return p
 
@@ -232,7 +234,7 @@ def cmd_run(args) -> int:
     except DockerProblem as problem:
         return _emit_failure(problem, args.json)
     user = args.user or (f"{os.getuid()}:{os.getgid()}" if endpoint.is_local and hasattr(os, "getuid") else None)
-    view = make_view(args.json, to_host=creq.host_text)
+    view = make_view(args.json, to_host=creq.host_text if (args.host_paths or not args.json) else None)
     if args.cpu and not args.json:
         print("drdoctor: --cpu: running without the GPU request (slow)", file=sys.stderr)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from doctor.container.endpoint import Endpoint, connect
 from doctor.container.problems import TOOLKIT_REMEDY, DockerProblem, classify_connect_error, is_wsl
-from doctor.container.flavour_match import Driver, fitting_flavour, judge
+from doctor.container.flavour_match import Driver, judge
 from doctor.units import gib
 
 
@@ -38,7 +38,6 @@ class Status:
     gpu: str = "unknown"  # "nvidia-runtime" | "cdi" | "not-configured" | "unknown"
     image: ImageFacts | None = None
     flavour_match: dict | None = None  # doctor.container.flavour_match.Match: the image's CUDA and this driver
-    build_flavour: str | None = None  # the image is missing: the flavour this driver runs (None: the default)
 
     @property
     def ok(self) -> bool:
@@ -96,13 +95,11 @@ def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0,
         status.gpu = gpu_support(info)
         if image:
             status.image = image_facts(client, image)
-            from doctor.container.images import load_flavours
-
-            found = driver() if driver else None
             if status.image.present:
+                from doctor.container.images import load_flavours
+
+                found = driver() if driver else None
                 status.flavour_match = judge(status.image.labels, found, load_flavours()).to_json()
-            elif found is not None and found.cuda:
-                status.build_flavour = fitting_flavour(found, load_flavours())
     finally:
         client.close()
     return status
@@ -141,9 +138,9 @@ def render(status: Status) -> list[str]:
                 lines.append(f"  fix:     {match['remedy']}")
         else:
             lines.append(f"image      {image.ref}\n  FAIL     not present on this engine")
-            flavour = f" --flavour {status.build_flavour}" if status.build_flavour else ""
-            lines.append(f"  fix:     `drdoctor container build{flavour}` (drdoctor's image is built here, not "
-                         "published), or `drdoctor container pull IMAGE` from a registry you name")
+            lines.append("  fix:     `drdoctor fix container.use` builds it in the flavour this driver runs "
+                         "(drdoctor's image is built, not published); `drdoctor container pull IMAGE` takes one "
+                         "from a registry you name")
     return lines
 
 

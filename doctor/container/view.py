@@ -1,6 +1,6 @@
 """Where the container's runner events go: the same renderer as a local run (`doctor.run_view.RunView`), its
 paths turned back into the host's (`/out/song.wav` is printed as `OUTPUT/song.wav`), or, with `--json`, the
-raw event lines exactly as the runner wrote them (container paths)."""
+raw event lines exactly as the runner wrote them (container paths; `--host-paths`: re-encoded with the host's)."""
 
 from __future__ import annotations
 
@@ -54,9 +54,11 @@ class HostPaths:
 
 
 def make_view(json_mode: bool, out: TextIO | None = None, to_host: Callable[[str], str] | None = None):
+    """`to_host`: container paths -> host paths in every event (the terminal view; `--json --host-paths`)."""
     if json_mode:
-        return JsonView(out)
-    from doctor.run_view import RunView  # the renderer of `drdoctor generate`
+        view = JsonView(out)
+    else:
+        from doctor.run_view import RunView  # the renderer of `drdoctor generate`
 
-    view = RunView(out or sys.stdout)
+        view = RunView(out or sys.stdout)
     return HostPaths(view, to_host) if to_host else view

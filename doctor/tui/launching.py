@@ -63,9 +63,9 @@ def runner_args(options: TuiOptions, **request: Any) -> list[str]:
 
 
 def container_args(options: TuiOptions, **request: Any) -> list[str]:
-    """`python -m doctor container run generate --json ...`: the same request in the CUDA container,
-    whose events come on stdout exactly like the runner's."""
-    return ["container", "run", "generate", "--json"] + _form_args(options, request)
+    """`python -m doctor container run generate --json --host-paths ...`: the same request in the CUDA
+    container, whose events come on stdout like the runner's, with this machine's paths in them."""
+    return ["container", "run", "generate", "--json", "--host-paths"] + _form_args(options, request)
 
 
 def resume_args(options: TuiOptions, run: str) -> list[str]:

@@ -51,7 +51,7 @@ def test_status_compares_the_images_cuda_with_the_driver(engine, fake_context, t
     assert new.returncode == 0 and "ok       CUDA: the image is built for CUDA 12.8" in new.stdout, new.stdout
     missing = drdoctor(["container", "status", "--image", "drd-none:1", "--nvml-snapshot",
                         _snapshot(tmp_path, OLD_DRIVER)], engine)
-    assert missing.returncode == 1 and "`drdoctor container build --flavour cu118`" in missing.stdout, missing.stdout
+    assert missing.returncode == 1 and "`drdoctor fix container.use` builds it" in missing.stdout, missing.stdout
 
 
 def test_run_refuses_a_flavour_the_driver_cannot_start(gpu_engine, gpu_fake_image, fake_context, dirs, tmp_path,
@@ -102,6 +102,10 @@ def test_the_terminal_view_prints_host_paths(engine, fake_image, dirs, drdoctor)
                      str(out), "--style", "calm", "--cpu"], engine)
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}/song.wav" in done.stdout and "wrote /out/" not in done.stdout, done.stdout
+    events = [json.loads(line) for line in drdoctor(
+        ["container", "run", "generate", "--image", fake_image, "--models", str(models), "--output", str(out),
+         "--style", "calm", "--cpu", "--json", "--host-paths"], engine).stdout.splitlines()]
+    assert events[-1]["type"] == "run_finished" and events[-1]["output"] == f"{out}/song.wav"  # what the app reads
 
 
 def test_the_fault_switch_is_not_advertised(drdoctor):

@@ -197,14 +197,11 @@ def test_form_fields_become_runner_options(gen_options):
 def test_container_takes_the_same_form_options(gen_options):
     """"Run in: container" hands the same options to `drdoctor container run generate`, which maps the song
     and style files to container paths; its parser must accept them all."""
-    import argparse
-
-    from doctor.container.request import add_generate_arguments
+    from doctor.commands.container import build_parser
     from doctor.tui.launching import container_args
 
     args = container_args(gen_options, style_from="runs/a", edit="in.wav", regenerate=["10:25", "50:end"], batch=3)
-    assert args[:4] == ["container", "run", "generate", "--json"]
-    parser = argparse.ArgumentParser()
-    add_generate_arguments(parser)
-    ns = parser.parse_args(args[4:])
+    assert args[:5] == ["container", "run", "generate", "--json", "--host-paths"]  # the app shows host paths
+    ns = build_parser().parse_args(args[1:])  # `drdoctor container`'s own parser
     assert (ns.edit, ns.regenerate, ns.batch, ns.style_from) == ("in.wav", ["10:25", "50:end"], 3, "runs/a")
+    assert ns.json and ns.host_paths
