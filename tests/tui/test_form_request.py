@@ -81,4 +81,8 @@ async def test_an_empty_seed_is_random_recorded_and_shown(gen_options, tmp_path)
             assert f"seed {saved['seed']}" in str(screen.query_one("#run-title", Static).render())
             seeds.append(saved["seed"])
             await pilot.press("ctrl+e")
+        await pilot.press("f4")  # the runs history shows the seed of the selected (newest) run
+        await wait_until(pilot, lambda: getattr(app.screen, "records", None) and len(app.screen.records) == 2)
+        await pilot.pause()
+        assert f"seed {seeds[1]}" in str(app.screen.query_one("#run-detail", Static).render())
     assert seeds[0] != seeds[1], seeds

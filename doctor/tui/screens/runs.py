@@ -105,8 +105,10 @@ class RunsScreen(Screen):
             box.update("")
             return
         text = Text(f"folder {cut_start(str(record.folder), box.content_size.width - len('folder '))}\n")
-        if record.seconds is not None:
-            text.append(f"took {record.seconds:.1f} s\n")
+        facts = ([f"took {record.seconds:.1f} s"] if record.seconds is not None else []) + (
+            [f"seed {record.seed}"] if record.seed is not None else [])
+        if facts:
+            text.append(" · ".join(facts) + "\n")
         if record.status in ("failed", "cancelled"):
             text.append(f"{record.status} in {record.failed_stage or '?'}: {record.message}\n",
                         style=STATUS_STYLE[record.status])
