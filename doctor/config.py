@@ -27,8 +27,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 import tomlkit
 import tomlkit.exceptions
 
-from doctor import textfile
-from runner import locations
+from runner import locations, textfile
 
 
 class ConfigError(Exception):
@@ -43,7 +42,7 @@ def _read(path: Path) -> textfile.Text | None:
     try:
         return textfile.read(path)
     except textfile.Unreadable as exc:
-        raise ConfigError(f"{exc} (drdoctor's config file; or delete it)") from exc
+        raise ConfigError(f"{exc} (it is drdoctor's config file)") from exc
 
 
 def load(path: Path | None = None) -> dict[str, Any]:
