@@ -56,6 +56,17 @@ def test_fix_dialog(snap_compare, checkup_options):
     assert snap_compare(DrDoctorApp(checkup_options), run_before=run_before)
 
 
+def _steady_cursors(pilot) -> None:
+    """Text cursors that do not blink: a snapshot must not depend on the blink's phase."""
+    for field in pilot.app.screen.query("Input"):
+        field.cursor_blink = False
+
+
+async def _steady(pilot) -> None:
+    _steady_cursors(pilot)
+    await pilot.pause()
+
+
 def _generate_app() -> DrDoctorApp:
     options = TuiOptions(autostart_checkup=False, run_dir=Path("runs"), lyrics="song.lrc", style="pop, piano",
                          out="song.wav", bundle="bundle")
@@ -64,13 +75,14 @@ def _generate_app() -> DrDoctorApp:
 
 def test_generate_form(snap_compare, monkeypatch):
     monkeypatch.chdir(DATA)  # the form shows the relative lyrics path and its parsed preview
-    assert snap_compare(_generate_app(), run_before=lambda pilot: pilot.pause())
+    assert snap_compare(_generate_app(), run_before=_steady)
 
 
 def test_generate_form_refuses_bad_values(snap_compare, monkeypatch):
     monkeypatch.chdir(DATA)
 
     async def run_before(pilot):
+        _steady_cursors(pilot)
         screen = pilot.app.screen
         screen.query_one("#lyrics").value = "missing.lrc"
         screen.query_one("#length").value = "0"
@@ -87,6 +99,7 @@ def test_generate_form_edit_mode(snap_compare, monkeypatch):
     monkeypatch.chdir(DATA)
 
     async def run_before(pilot):
+        _steady_cursors(pilot)
         screen = pilot.app.screen
         screen.query_one("#mode").value = "edit"
         await pilot.pause()
@@ -169,7 +182,7 @@ def test_small_checkup(snap_compare, checkup_options):
 
 def test_small_generate_form(snap_compare, monkeypatch):
     monkeypatch.chdir(DATA)
-    assert snap_compare(_generate_app(), run_before=lambda pilot: pilot.pause(), terminal_size=SMALL)
+    assert snap_compare(_generate_app(), run_before=_steady, terminal_size=SMALL)
 
 
 def test_small_generate_running(snap_compare, monkeypatch):

@@ -338,6 +338,10 @@ class GenerateScreen(Screen):
         box = self.query_one("#form-errors", Static)
         text = "\n".join(self._error_line(wid, message) for wid, message in errors)
         box.update(Text(text, style="bold red") if errors else Text("ready to run", style="green"))
+        bad = {wid for wid, _ in errors}
+        for field in self.query("#form Input").results(Input):  # the runner's refusals mark their field too
+            field.set_class(field.id in bad, "-invalid")
+            field.set_class(field.id not in bad, "-valid")
         return errors
 
     def request_args(self) -> dict:
