@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def build_options(ns: argparse.Namespace):
     from doctor.fixes.gather import FixOptions
-    from doctor.fixes.wsl_memory import parse_size
+    from doctor.wslconfig import parse_size
     from doctor.tui.options import TuiOptions
 
     ram = parse_size(ns.ram) if ns.ram else None

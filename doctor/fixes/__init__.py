@@ -24,10 +24,6 @@ FIXES: dict[str, tuple[str, str]] = {
 }
 
 
-def known_ids() -> list[str]:
-    return list(FIXES)
-
-
 def plan_for(fix_id: str, context: FixContext) -> Plan:
     """The plan of one fix for this context; KeyError for an unknown id."""
     module = importlib.import_module(FIXES[fix_id][0])

@@ -8,7 +8,7 @@ import stat
 from doctor.fixes import plan_for
 from doctor.fixes.apply import apply_plan
 from doctor.fixes.context import FixContext
-from doctor.fixes.ini import IniDoc
+from doctor.ini import IniDoc
 from doctor.fixes.wsl_memory import GIB, NEED_GIB, find_wslconfig, sizing
 
 from fixtools import yes
