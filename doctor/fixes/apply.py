@@ -112,6 +112,14 @@ def run_command(step: CommandStep, out: TextIO) -> int:
             timer.cancel()
 
 
+def _free_space(path: Path) -> str:
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    return f" ({free / (1 << 20):.1f} MiB free on its disk)" if free >= 1 << 20 else f" ({free} bytes free on its disk)"
+
+
 class _Applier:
     def __init__(self, plan: Plan, confirm: Confirm, out: TextIO):
         self.plan, self.confirm, self.out = plan, confirm, out
@@ -129,8 +137,18 @@ class _Applier:
             shutil.copy2(step.path, backup)
             self.result.backups.append(backup)
             self.out.write(f"     backup: {backup}\n")
+        try:
+            write_bytes_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
+        except OSError as exc:
+            # The write is atomic: the file still holds what it held, so there is nothing to restore, and
+            # the fresh backup only takes space (on a full disk, the space that is missing).
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+                self.result.backups.remove(backup)
+                self.out.write(f"     removed the backup {backup.name} again: the file is unchanged\n")
+            raise StepFailed(f"cannot write {step.path}: {exc.strerror or exc}{_free_space(step.path)}; "
+                             "the file is unchanged") from exc
         self.changed.append((step.path, backup))
-        write_bytes_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
         self.out.write(f"     wrote {step.path}\n")
 
     def move(self, step: MoveAside) -> None:

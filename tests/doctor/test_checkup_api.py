@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from doctor.checks import CHECKS
 from doctor.checkup import CheckupOptions, checkup_steps, run_checkup
