@@ -41,16 +41,16 @@ def test_a_listed_voice_without_its_dictionary_fails_the_check(tmp_path):
     data = _data_without(tmp_path, "ko_dict")
     facts = probe_espeak(Path("/"), _env(data))
     assert "ko" in facts.voices  # listed all the same: the voice list alone cannot tell
+    finding = espeak(Facts(espeak=facts))
+    assert finding.status.value == "fail" and finding.fix == "espeak.install", finding  # it was "ok"
+    assert "ko" in finding.title and "cannot phonemize" in finding.title and f"{data}/ko_dict" in finding.detail
     [(voice, why)] = facts.voices_broken
     assert voice == "ko" and f"{data}/ko_dict" in why
-    finding = espeak(Facts(espeak=facts))
-    assert finding.status.value == "fail" and finding.fix == "espeak.install"
-    assert "ko" in finding.title and "cannot phonemize" in finding.title and "ko_dict" in finding.detail
     assert espeak_works(facts) is False  # the fix plans by the same rule
 
 
 def test_the_installed_voices_pass(tmp_path):
     facts = probe_espeak(Path("/"), _env())
-    assert facts.voices_broken == ()
     finding = espeak(Facts(espeak=facts))
     assert finding.status.value == "ok", finding
+    assert "each phonemizes a word" in finding.title and facts.voices_broken == ()

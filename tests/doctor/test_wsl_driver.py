@@ -12,10 +12,9 @@ SHADOWS = ("/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/
 def test_a_linux_driver_inside_wsl2_is_named_with_the_wsl_remedy(tmp_path):
     root = build_root(tmp_path / "m", "wsl2", "wsl2_linux_driver")
     report = checkup(root)
-    assert report.facts.gpu.linux_driver_libs == SHADOWS  # the link into /usr/lib/wsl/lib is not one
-
     libcuda = finding(report, "gpu.wsl_libcuda")
-    assert libcuda.status.value == "fail"
+    assert libcuda.status.value == "fail", libcuda  # it was "ok": the Windows driver's libcuda exists too
+    assert report.facts.gpu.linux_driver_libs == SHADOWS  # the link into /usr/lib/wsl/lib is not one
     driver = finding(report, "gpu.driver")
     assert driver.status.value == "fail"
     for found in (libcuda, driver):
@@ -40,8 +39,8 @@ def test_nvml_failing_on_wsl2_without_a_linux_driver_gives_wsl_advice_only(tmp_p
 
 def test_the_windows_driver_alone_is_ok_and_native_linux_keeps_its_advice(tmp_path):
     report = checkup(build_root(tmp_path / "wsl", "wsl2"))
-    assert report.facts.gpu.linux_driver_libs == ()
     assert finding(report, "gpu.wsl_libcuda").status.value == "ok"
+    assert report.facts.gpu.linux_driver_libs == ()
     native = build_root(tmp_path / "native", "no_gpu")
     (native / "nvml.json").write_text('{"status": "no_driver", "error": "the NVIDIA kernel driver is not loaded"}')
     assert "Secure Boot" in finding(checkup(native), "gpu.driver").detail
