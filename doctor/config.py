@@ -43,7 +43,7 @@ def _read(path: Path) -> textfile.Text | None:
     try:
         return textfile.read(path)
     except textfile.Unreadable as exc:
-        raise ConfigError(f"{exc} (drdoctor's config file; or delete it)") from exc
+        raise ConfigError(f"{exc} (it is drdoctor's config file)") from exc
 
 
 def load(path: Path | None = None) -> dict[str, Any]:

@@ -134,7 +134,12 @@ class _Applier:
         backup = None
         if step.path.exists():
             backup = backup_path(step.path)
-            shutil.copy2(step.path, backup)
+            try:
+                shutil.copy2(step.path, backup)
+            except OSError as exc:
+                backup.unlink(missing_ok=True)  # a partial copy is no backup
+                raise StepFailed(f"cannot back up {step.path} to {backup.name}: {exc.strerror or exc}"
+                                 f"{_free_space(step.path)}; the file is unchanged") from exc
             self.result.backups.append(backup)
             self.out.write(f"     backup: {backup}\n")
         try:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from doctor import textfile
 from doctor.fixes import plan_for
 from doctor.fixes.context import FixContext
@@ -122,8 +124,12 @@ def test_a_binary_config_toml_stops_check_and_fix_with_its_name(tmp_path):
         done = drdoctor(tmp_path, *command, *_machine_flags(root))
         assert done.returncode == 2, (command, done.stderr)
         assert "Traceback" not in done.stderr
-        assert f"{config}: not UTF-8 text: byte 0x9c at offset 24 (line 3, column 2)" in done.stderr
+        assert f"{config}: not a text file: byte 0x00 at offset 23 (line 3, column 1)" in done.stderr
     assert config.read_bytes() == b'[models]\ndir = "/data"\n\x00\x9c\xff garbage'
+    config.write_bytes(b'[models]\ndir = "/d\x9cta"\n')  # no NUL: a legacy 8-bit encoding, named by its byte
+    done = drdoctor(tmp_path, "check", *_machine_flags(root))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{config}: not UTF-8 text: byte 0x9c at offset 18 (line 2, column 10)" in done.stderr
 
 
 def test_a_utf16_config_toml_is_read(tmp_path):
@@ -135,10 +141,9 @@ def test_a_utf16_config_toml_is_read(tmp_path):
     assert "/nowhere/DiffRhythm (config [diffrhythm] root)" in done.stdout
 
 
-def test_a_full_windows_drive_while_editing_rolls_back_and_says_so(tmp_path):
+@pytest.mark.parametrize("room_for_backup", [True, False])
+def test_a_full_windows_drive_while_editing_leaves_the_file_and_says_so(tmp_path, room_for_backup):
     """A real full disk: a small tmpfs mounted over the Windows user's folder (needs root; skipped without)."""
-    import pytest
-
     root = _wsl_root(tmp_path, b"")
     folder = (root / WSLCONFIG).parent
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
@@ -149,14 +154,14 @@ def test_a_full_windows_drive_while_editing_rolls_back_and_says_so(tmp_path):
         original = b"[wsl2]\nmemory=4GB\n" + b"".join(b"# note %d\n" % i for i in range(2000))
         path.write_bytes(original)
         free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
-        (folder / "filler").write_bytes(b"\0" * (free - len(original) - 4096))  # room for the backup, not the new file
+        (folder / "filler").write_bytes(b"\0" * (free - 4096 - (len(original) if room_for_backup else 0)))
         done = drdoctor(tmp_path, "fix", "wsl.memory", "--yes", "--ram", "32GB", *_machine_flags(root))
         assert done.returncode == 1, done.stdout + done.stderr
-        assert "Traceback" not in done.stderr
-        assert f"cannot write {path}: No space left on device (" in done.stdout
+        assert "Traceback" not in done.stderr and "ROLLBACK FAILED" not in done.stdout
+        failed = f"cannot write {path}" if room_for_backup else f"cannot back up {path} to .wslconfig.drdoctor-"
+        assert failed in done.stdout and "No space left on device (" in done.stdout
         assert "bytes free on its disk); the file is unchanged" in done.stdout
-        assert "ROLLBACK FAILED" not in done.stdout
         assert path.read_bytes() == original
-        assert sorted(p.name for p in folder.iterdir()) == [".wslconfig", "filler"]  # the backup is gone again
+        assert sorted(p.name for p in folder.iterdir()) == [".wslconfig", "filler"]  # no backup, no temporary file
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True, timeout=30)
