@@ -117,7 +117,7 @@ def _version_py(path: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, ValueError):  # absent, unreadable, or not UTF-8: no build facts rather than a crashed probe
         return values
     for name, literal in re.findall(r"^(\w+)\s*(?::[^=\n]*)?=\s*(.+)$", text, re.M):
         try:
