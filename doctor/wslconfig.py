@@ -23,7 +23,7 @@ def parse_size(text: str | None) -> int | None:
     """'16GB', '512MB', '16G', '"8GB"' -> bytes; None when absent or not a size."""
     if text is None:
         return None
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", text.strip().strip('"'), re.I)
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", text.strip().strip('"'), re.IGNORECASE)
     if not found:
         return None
     return int(float(found.group(1)) * _UNITS[found.group(2).upper()])

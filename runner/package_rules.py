@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGES_PATH = Path(__file__).parent / "data" / "packages.json"
@@ -42,7 +42,7 @@ class PackageRule:
             return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def package_rule(name: str) -> PackageRule:
     entry = json.loads(PACKAGES_PATH.read_text(encoding="utf-8"))[name]
     return PackageRule(name=name, works=entry["works"], pin=entry["pin"], measured=entry["measured"],

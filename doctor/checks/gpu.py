@@ -11,7 +11,6 @@ from doctor.facts import Facts
 from doctor.findings import Finding, Status
 from doctor.units import gib
 
-
 WSL_RESTART = "run `wsl --update` and `wsl --shutdown` in PowerShell, and reopen the distro"
 
 

@@ -25,8 +25,8 @@ def espeak_problem(e: EspeakFacts) -> tuple[str, str] | None:
     if e.voices_broken:
         listed = "; ".join(f"{voice}: {why}" for voice, why in e.voices_broken)
         return (f"espeak-ng lists the voice(s) {', '.join(v for v, _ in e.voices_broken)} but cannot phonemize with them",
-                f"{listed}. Their data files are missing or damaged; reinstall them "
-                "(Debian/Ubuntu: `sudo apt-get install --reinstall espeak-ng-data`).")
+                (f"{listed}. Their data files are missing or damaged; reinstall them "
+                 "(Debian/Ubuntu: `sudo apt-get install --reinstall espeak-ng-data`)."))
     if e.library_env and not e.library_env_exists:
         return (f"PHONEMIZER_ESPEAK_LIBRARY={e.library_env} does not exist",
                 "phonemizer loads the library from that path. Unset it or point it at libespeak-ng.so.1"

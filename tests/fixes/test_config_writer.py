@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
-import tomllib
 
 import pytest
-
+import tomllib
 from broken_machine import CHECKOUT, HF_CACHE, MODELS, build_root
+from fixtools import yes
+
 from doctor import config
 from doctor.fixes import plan_for
 from doctor.fixes.apply import apply_plan
 from doctor.fixes.context import FixContext
 from doctor.probes import models as models_probe
-from fixtools import yes
 
 MINE = '''# drdoctor settings, kept by hand
 [diffrhythm]
