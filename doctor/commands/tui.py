@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def build_options(ns: argparse.Namespace):
     from doctor.fixes.gather import FixOptions
-    from doctor.wslconfig import parse_size
     from doctor.tui.options import TuiOptions
+    from doctor.wslconfig import parse_size
 
     ram = parse_size(ns.ram) if ns.ram else None
     if ns.ram and not ram:
