@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from doctor.fixes.plan import CommandStep, FileEdit, MoveAside, Plan, read_for_edit
+from doctor.textfile import Unreadable
 from runner.atomic import write_bytes_atomic
 
 Confirm = Callable[[str], bool]
@@ -128,7 +129,10 @@ class _Applier:
         self.moved: list[tuple[Path, Path]] = []  # (file, where it was moved)
 
     def edit(self, step: FileEdit) -> None:
-        current, _ = read_for_edit(step.path)
+        try:
+            current, _ = read_for_edit(step.path)
+        except Unreadable as exc:  # it was text when planned
+            raise StepFailed(f"{exc}; it changed since the plan was made") from exc
         if current != step.old_text:
             raise StepFailed(f"{step.path} changed since the plan was made; run the fix again to re-plan")
         backup = None

@@ -165,3 +165,18 @@ def test_a_full_windows_drive_while_editing_leaves_the_file_and_says_so(tmp_path
         assert sorted(p.name for p in folder.iterdir()) == [".wslconfig", "filler"]  # no backup, no temporary file
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True, timeout=30)
+
+
+def test_a_file_that_turns_binary_between_plan_and_apply_fails_the_step(tmp_path):
+    import io
+
+    from doctor.fixes.apply import apply_plan
+    from doctor.fixes.plan import Plan, edit
+
+    path = tmp_path / "requirements.txt"
+    path.write_text("torch==2.6.0\n")
+    plan = Plan("x", "x", steps=(edit(path, "torch==2.13.0\n", "pin"),))
+    path.write_bytes(b"\x00\x01")
+    result = apply_plan(plan, lambda question: True, io.StringIO())
+    assert result.state == "failed" and "not a text file: byte 0x00 at offset 0" in result.message
+    assert path.read_bytes() == b"\x00\x01" and not result.backups
