@@ -3,7 +3,7 @@ Windows driver's under /usr/lib/wsl/lib. The findings name the files and WSL's r
 
 from __future__ import annotations
 
-from doctor_machines import build_root, checkup, finding
+from doctor_machines import build_root, checkup, finding, make_venv
 
 NATIVE_ONLY = ("Reboot", "Secure Boot", "kernel module", "seated", "nvidia-utils")
 SHADOWS = ("/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1")
@@ -44,3 +44,10 @@ def test_the_windows_driver_alone_is_ok_and_native_linux_keeps_its_advice(tmp_pa
     native = build_root(tmp_path / "native", "no_gpu")
     (native / "nvml.json").write_text('{"status": "no_driver", "error": "the NVIDIA kernel driver is not loaded"}')
     assert "Secure Boot" in finding(checkup(native), "gpu.driver").detail
+
+
+def test_a_cuda_13_torch_on_wsl2_is_told_to_update_the_windows_driver(tmp_path):
+    root = build_root(tmp_path / "m", "wsl2")  # the Windows driver 566.03 supports CUDA 12.7
+    match = finding(checkup(root, make_venv(tmp_path / "venv", "default_index_torch_2.14")), "torch.cuda_match")
+    assert match.status.value == "fail"
+    assert "Update the driver on Windows" in match.detail and "Linux driver" not in match.detail
