@@ -37,6 +37,7 @@ def test_importtime_of_the_cli_shows_no_heavy_module():
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     linter = Path(sys.executable).with_name("lint-imports")
+    assert linter.exists(), "import-linter is not installed here: `pip install -e .[dev]` (the dev extra has it)"
     return subprocess.run([str(linter), "--no-cache"], capture_output=True, text=True, timeout=120, cwd=cwd,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd)})
 
