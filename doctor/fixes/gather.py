@@ -143,6 +143,7 @@ def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
         which=lambda name: shutil.which(name, path=env.get("PATH")),
         models=getattr(facts, "models", None),
         espeak=espeak_works(espeak),
+        espeak_broken_voices=tuple(voice for voice, _ in getattr(espeak, "voices_broken", ())),
         container_ready=None,
     )
 

@@ -14,7 +14,8 @@ import pytest
 
 from doctor.checks.tools import espeak
 from doctor.facts import Facts
-from doctor.fixes.gather import espeak_works
+from doctor.fixes import plan_for
+from doctor.fixes.gather import FixOptions, context_from_facts, espeak_works
 from doctor.probes.tools import probe_espeak
 
 BINARY = shutil.which("espeak-ng")
@@ -47,6 +48,9 @@ def test_a_listed_voice_without_its_dictionary_fails_the_check(tmp_path):
     [(voice, why)] = facts.voices_broken
     assert voice == "ko" and f"{data}/ko_dict" in why
     assert espeak_works(facts) is False  # the fix plans by the same rule
+    ctx = context_from_facts(Facts(espeak=facts), FixOptions(env=_env(data), config_path=tmp_path / "none.toml"))
+    assert ctx.espeak is False and ctx.espeak_broken_voices == ("ko",)
+    assert any("reinstall" in " ".join(step.argv) for step in plan_for("espeak.install", ctx).steps)  # not a no-op
 
 
 def test_the_installed_voices_pass(tmp_path):

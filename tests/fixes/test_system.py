@@ -29,6 +29,12 @@ def test_espeak_as_root_needs_no_sudo():
     assert plan.steps[1].argv == ("apt-get", "install", "-y", "espeak-ng")
 
 
+def test_espeak_with_a_voice_that_lost_its_data_reinstalls_the_data():
+    plan = plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=0, espeak=False, espeak_broken_voices=("ko",)))
+    assert [s.argv for s in plan.steps] == [("apt-get", "update"), ("apt-get", "install", "-y", "--reinstall", "espeak-ng-data")]
+    assert any("cannot phonemize with ko" in note for note in plan.notes)
+
+
 @pytest.mark.parametrize("os_release,argv", [
     ("ID=fedora\n", ("dnf", "install", "-y", "espeak-ng")),
     ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', ("dnf", "install", "-y", "espeak-ng")),
