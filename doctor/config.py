@@ -27,8 +27,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 import tomlkit
 import tomlkit.exceptions
 
-from doctor import textfile
-from runner import locations
+from runner import locations, textfile
 
 
 class ConfigError(Exception):

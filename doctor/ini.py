@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from doctor.textfile import BOM
+from runner.textfile import BOM
 
 _SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
 _KEY = re.compile(r"^(?P<lead>\s*)(?P<key>[^=#;\[\s][^=]*?)(?P<eq>\s*=\s*)(?P<value>[^\r\n]*?)(?P<trail>\s*(?:[#;].*)?)(?P<nl>\r\n|\n|\r)?$")

@@ -1,6 +1,6 @@
 """The Windows user's `.wslconfig`: the one reader the memory probe (mem.wsl_limit) and the wsl.memory fix share.
 
-Read in its own encoding (`doctor.textfile`: Notepad writes UTF-16 with a BOM) and parsed line by line
+Read in its own encoding (`runner.textfile`: Notepad writes UTF-16 with a BOM) and parsed line by line
 (`doctor.ini`: a trailing `# comment` is not part of the value; the last assignment wins, as WSL reads it).
 Sizes are WSL's: binary units, `16GB` = 16 GiB.
 """
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor import textfile
 from doctor.ini import IniDoc
+from runner import textfile
 
 SECTION = "wsl2"
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30,

@@ -112,7 +112,7 @@ def _asker(assume_yes: bool):
 def main(argv: list[str]) -> int:
     from doctor.fixes import FIXES
     from doctor.fixes.session import FixSession
-    from doctor.textfile import Unreadable
+    from runner.textfile import Unreadable
 
     p = parser()
     args = p.parse_args(argv)

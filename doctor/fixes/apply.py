@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from doctor.fixes.plan import CommandStep, FileEdit, MoveAside, Plan, read_for_edit
-from doctor.textfile import Unreadable
 from runner.atomic import write_bytes_atomic
+from runner.textfile import Unreadable
 
 Confirm = Callable[[str], bool]
 

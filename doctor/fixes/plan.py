@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor import textfile
+from runner import textfile
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class Plan:
 
 
 def read_for_edit(path: Path) -> tuple[str | None, str]:
-    """(current text or None when absent, encoding), read by `doctor.textfile` (a BOM is kept as a character,
+    """(current text or None when absent, encoding), read by `runner.textfile` (a BOM is kept as a character,
     so the text round-trips); `Unreadable` when the file is not text in an encoding drdoctor can keep."""
     found = textfile.read(path)
     return (None, "utf-8") if found is None else (found.text, found.encoding)

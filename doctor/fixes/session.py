@@ -7,7 +7,7 @@
         # outcome.result: what apply_plan did; with `recheck`, the facts are gathered again, the fix is
         # planned again (nothing should be left: outcome.verified) and the affected checks re-judged
 
-Planning reads the files a fix edits; one that is not text raises `doctor.textfile.Unreadable`.
+Planning reads the files a fix edits; one that is not text raises `runner.textfile.Unreadable`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from doctor import wheels
 from doctor.fixes.context import FixContext
 from doctor.fixes.plan import CommandStep, Plan, edit, read_for_edit
 from doctor.ini import split_lines
-from doctor.textfile import BOM
+from runner.textfile import BOM
 
 FIX_ID = "torch.reinstall"
 TITLE = "install the torch build this NVIDIA driver and GPU can run"

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor import textfile, wslconfig
+from doctor import wslconfig
 from doctor.probes._fs import at, read_text, seen
+from runner import textfile
 
 
 @dataclass(frozen=True)

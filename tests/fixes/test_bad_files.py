@@ -1,5 +1,5 @@
 """Files a user's editor wrote: UTF-16 (Notepad), UTF-8 with a BOM, cp1252, binary. Each is read in its own
-encoding by the one reader (doctor/textfile.py), or refused with the file, the byte and exit 2, never a traceback."""
+encoding by the one reader (runner/textfile.py), or refused with the file, the byte and exit 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from doctor import textfile
 from doctor.fixes import plan_for
 from doctor.fixes.context import FixContext
+from runner import textfile
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = REPO / "tests" / "roots"
@@ -180,3 +180,15 @@ def test_a_file_that_turns_binary_between_plan_and_apply_fails_the_step(tmp_path
     result = apply_plan(plan, lambda question: True, io.StringIO())
     assert result.state == "failed" and "not a text file: byte 0x00 at offset 0" in result.message
     assert path.read_bytes() == b"\x00\x01" and not result.backups
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                          ("utf-8", b"")])
+def test_the_reader_round_trips_each_encoding_byte_for_byte(tmp_path, encoding, bom):
+    path = tmp_path / "f.txt"
+    raw = bom + "[wsl2]\r\nmemory=8GB # caf\u00e9 \u2603\r\n".encode(encoding)
+    path.write_bytes(raw)
+    found = textfile.read(path)
+    assert found.encoding == encoding and found.without_bom() == "[wsl2]\r\nmemory=8GB # caf\u00e9 \u2603\r\n"
+    assert found.text.encode(found.encoding) == raw
+    assert textfile.read(tmp_path / "absent") is None

@@ -1,4 +1,6 @@
-"""A user's text file in its own encoding: the one reader the probes, the checks and the fixes share.
+"""A user's text file in its own encoding: the one reader for every file a person wrote (the doctor's probes,
+checks and fixes today: `.wslconfig`, `requirements.txt`, `config.toml`; lyrics files can use it too). Torch-free
+and stdlib-only, so the doctor and the runner both may import it.
 
 UTF-8 (with or without a byte-order mark) and UTF-16/UTF-32 with a BOM (Windows Notepad saves
 `.wslconfig` as UTF-16 with a BOM when asked for "Unicode"). Anything else is `Unreadable`, whose
