@@ -4,7 +4,7 @@
     for step in checkup_steps(CheckupOptions()): ...         # findings as each probe finishes (TUI)
     run_checkup(options, on_step=callback)                   # the same, with a callback
 
-A fix re-runs the checks it affects with `rerun(report, ids)` after the facts have been gathered again.
+After a fix, `drdoctor fix` and the TUI gather the facts again with a new checkup (doctor/fixes/session.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,21 @@ from doctor import config as config_file
 from doctor.checks import CHECKS, Check
 from doctor.facts import Facts
 from doctor.findings import Finding, Status
-from doctor.probes import diffrhythm, docker, gpu, hub, integrity, memory, models, nvml, platform, python_env, tools
+from doctor.probes import (
+    diffrhythm,
+    docker,
+    gpu,
+    hub,
+    integrity,
+    memory,
+    models,
+    nvml,
+    platform,
+    python_env,
+    tools,
+)
 from doctor.probes._fs import SYSTEM_ROOT
+from doctor.report import Report
 
 
 @dataclass(frozen=True)
@@ -44,22 +57,6 @@ class Step:
 
     areas: tuple[str, ...]
     findings: tuple[Finding, ...]
-
-
-@dataclass
-class Report:
-    facts: Facts
-    findings: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        return any(f.status is Status.FAIL for f in self.findings)
-
-    def to_json(self, redact: bool = False) -> dict[str, Any]:
-        from doctor.report import to_json
-
-        return to_json(self, redact=redact)
 
 
 def _no_nvml() -> dict[str, Any]:
@@ -152,13 +149,3 @@ def run_checkup(options: CheckupOptions | None = None, on_step: Callable[[Step],
     report.findings = [by_id[check_id] for check_id in CHECKS if check_id in by_id]
     report.seconds = time.perf_counter() - started
     return report
-
-
-def rerun(report: Report, check_ids: list[str]) -> list[Finding]:
-    """Judge the given checks again on the report's facts (after a fix refreshed them)."""
-    unknown = [i for i in check_ids if i not in CHECKS]
-    if unknown:
-        raise KeyError(f"unknown check id(s): {', '.join(unknown)}; known: {', '.join(CHECKS)}")
-    fresh = {i: _judge(CHECKS[i], report.facts) for i in check_ids}
-    report.findings = [fresh.get(f.id, f) for f in report.findings]
-    return list(fresh.values())

@@ -20,11 +20,11 @@ from runner.checkout_import import import_g2p, import_model_code
 from runner.components import FULL_MAX_FRAMES, Components
 from runner.errors import EnvironmentProblem, RunError
 from runner.model_paths import ModelPaths, Resolved, resolve
+from runner.package_rules import package_rule
 from runner.weights import check_file, fingerprint, load_state_dict_checked
 
 CONFIG_REL = "config/diffrhythm-1b.json"
 NEGATIVE_STYLE_REL = "infer/example/vocal.npy"
-TRANSFORMERS_OK = ">=4.43,<4.54"
 
 
 def _check_transformers() -> None:
@@ -32,18 +32,13 @@ def _check_transformers() -> None:
     transformers = sys.modules.get("transformers")
     if transformers is None:
         return
+    rule = package_rule("transformers")
     version = getattr(transformers, "__version__", "0")
-    try:
-        from packaging.version import Version
-
-        parsed = Version(version).release
-    except Exception:
-        parsed = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
-    if parsed[:2] >= (4, 54) or parsed[:2] < (4, 43):
+    if not rule.accepts(version):
         raise EnvironmentProblem(
-            f"transformers {version} is installed; DiffRhythm's DiT only runs with transformers {TRANSFORMERS_OK} "
-            "(from 4.54 its decoder layers no longer return tuples and the forward fails)",
-            "pip install transformers==4.53.3",
+            f"transformers {version} is installed; DiffRhythm's DiT only runs with transformers {rule.works} "
+            f"({rule.breaks})",
+            f"pip install {rule.requirement}",
         )
 
 

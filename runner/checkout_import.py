@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from runner.errors import EnvironmentProblem
+from runner.package_rules import package_rule
 
 # Files of the checkout's g2p over 4 MiB that a partial copy (or a clone without its large files) lacks.
 G2P_LARGE_FILES = (
@@ -30,7 +31,7 @@ G2P_LARGE_FILES = (
 )
 # import name -> what to pip install
 PIP_NAMES = {
-    "transformers": "transformers==4.53.3",
+    "transformers": package_rule("transformers").requirement,
     "x_transformers": "x-transformers",
     "torchdiffeq": "torchdiffeq",
     "einops": "einops",
@@ -167,7 +168,8 @@ def import_model_code(root: Path, emit_warning: Callable[[str], None]) -> tuple[
         _purge(("model",))
         raise EnvironmentProblem(
             f"the checkout's model code failed to import: {exc}",
-            "install the versions DiffRhythm needs: `pip install transformers==4.53.3 x-transformers torchdiffeq einops`",
+            f"install the versions DiffRhythm needs: `pip install {package_rule('transformers').requirement} "
+            "x-transformers torchdiffeq einops`",
         ) from exc
     finally:
         if placeholder is not None and sys.modules.get("torchaudio") is placeholder:

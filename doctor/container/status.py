@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from doctor.container.endpoint import Endpoint, connect
-from doctor.container.problems import TOOLKIT_REMEDY, DockerProblem, classify_connect_error, is_wsl
+from doctor.container.problems import TOOLKIT_REMEDY, classify_connect_error, is_wsl
 
 
 @dataclass
@@ -131,10 +131,3 @@ def render(status: Status) -> list[str]:
             lines.append(f"image      {image.ref}\n  FAIL     not present on this engine")
             lines.append("  fix:     `drdoctor container pull` (a published image) or `drdoctor container build`")
     return lines
-
-
-def problem_of(status: Status) -> DockerProblem | None:
-    if status.problem:
-        p = status.problem
-        return DockerProblem(p["kind"], p["message"], p["remedy"], p["code"])
-    return None

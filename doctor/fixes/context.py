@@ -83,6 +83,7 @@ class FixContext:
     which: Callable[[str], str | None] = shutil.which
     models: Any = None                           # doctor.probes.models.ModelsFacts: every copy of every weight
     espeak: bool | None = None                   # espeak-ng (with its voices) is installed
+    espeak_broken_voices: tuple[str, ...] = ()   # needed voices espeak-ng lists but cannot phonemize with
     container_ready: bool | None = None          # the container image is present locally
 
     @property

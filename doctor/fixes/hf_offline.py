@@ -21,7 +21,7 @@ def plan(ctx: FixContext) -> Plan:
         return Plan(FIX_ID, TITLE, done_reason=f"hf_hub_offline = true already in {ctx.config_path}")
     if not ctx.models_complete:
         return Plan(FIX_ID, TITLE, blocked="the local weights are not complete; run `drdoctor fix models.paths` first")
-    new_text = config_mod.dumps(config_mod.merged(current, {"run": {"hf_hub_offline": True}}))
+    new_text = config_mod.updated_text(ctx.config_path, {"run": {"hf_hub_offline": True}})
     step = edit(ctx.config_path, new_text, f"set [run] hf_hub_offline = true in {ctx.config_path}")
     return Plan(
         FIX_ID,

@@ -138,7 +138,7 @@ def plan(ctx: FixContext) -> Plan:
             updates["dir"] = wanted_dir
     file_steps = []
     if updates:
-        new_text = config_mod.dumps(config_mod.merged(current, {"models": updates}))
+        new_text = config_mod.updated_text(ctx.config_path, {"models": updates})
         step = edit(ctx.config_path, new_text, f"record {', '.join(sorted(updates))} in [models] of {ctx.config_path}")
         if step:
             file_steps.append(step)
