@@ -18,7 +18,7 @@ from doctor.commands.generate import runner_args
 from doctor.launch import LaunchError, RunnerProcess, diagnose_no_events
 from doctor.service import folders, outcomes
 from doctor.service.database import redact
-from runner.events import ExitCode
+from runner.events import ExitCode, decode
 
 DB_RETRY_S = 0.5
 HARD_KILL_GRACE_S = 30.0  # past the runner's own --timeout, the worker kills it
@@ -170,6 +170,8 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     resume = folders.latest_run(job_dir / "runs")
     if resume is None and args.get("resume_from") and Path(args["resume_from"], folders.RUN_REQUEST).is_file():
         resume = Path(args["resume_from"])
+    if resume is not None:
+        await backfill_events(query, query_one, job_id, attempt, resume)
     argv = build_argv(slot, list(args["argv"]), args["request"], job_dir, resume)
     env = dict(os.environ)
     if slot.cuda_visible is not None:
@@ -240,6 +242,33 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     if outcome != "succeeded":
         raise JobFailed(f"job {job_id}: {outcome} (exit {code}): {message}")
     return {"outcome": outcome, "output": output, "timing": timing}
+
+
+async def backfill_events(query: Query, query_one: Query, job_id: int, attempt: int, folder: Path) -> int:
+    """Events a dead worker read from its runner but never stored are still in the run folder's
+    events.ndjson (the runner writes every event there too): store them under that worker's attempt."""
+    row = await query_one(
+        "SELECT max(attempt) AS last, (SELECT count(*) FROM drdoctor_events e WHERE e.job_id = %(job_id)s AND "
+        "e.attempt IN (SELECT attempt FROM drdoctor_attempts WHERE job_id = %(job_id)s AND run_dir = %(dir)s)) AS n "
+        "FROM drdoctor_attempts WHERE job_id = %(job_id)s AND run_dir = %(dir)s AND attempt < %(attempt)s",
+        job_id=job_id, dir=str(folder), attempt=attempt)
+    if not row or row["last"] is None:
+        return 0
+    try:
+        lines = (folder / "events.ndjson").read_bytes().splitlines()
+    except OSError:
+        return 0
+    missing = [e for e in (decode(line) for line in lines[int(row["n"]):]) if e is not None]
+    if missing:
+        seq = await query_one("SELECT coalesce(max(seq), 0) AS s FROM drdoctor_events WHERE job_id = %(job_id)s "
+                              "AND attempt = %(last)s", job_id=job_id, last=row["last"])
+        start = int(seq["s"]) if seq else 0
+        rows = [{"seq": start + k + 1, "event": e} for k, e in enumerate(missing)]
+        await query("INSERT INTO drdoctor_events (job_id, attempt, seq, event) "
+                    "SELECT %(job_id)s, %(attempt)s, (r->>'seq')::int, r->'event' "
+                    "FROM jsonb_array_elements(%(rows)s::jsonb) AS r ON CONFLICT DO NOTHING",
+                    job_id=job_id, attempt=row["last"], rows=json.dumps(rows))
+    return len(missing)
 
 
 def _message(error: dict[str, Any] | None, runner: RunnerProcess) -> str:

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS drdoctor_attempts (
     PRIMARY KEY (job_id, attempt));
 CREATE TABLE IF NOT EXISTS drdoctor_events (
     id bigserial PRIMARY KEY, job_id bigint NOT NULL, attempt int NOT NULL, seq int NOT NULL, event jsonb NOT NULL,
+    stored_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (job_id, attempt, seq));
 """
 

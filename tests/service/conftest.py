@@ -86,4 +86,4 @@ def service() -> Iterator[Service]:
             for proc in svc.workers + ([svc.server] if svc.server else []):
                 proc.stop()
             stop_embedded(embedded_folder())
-            shutil.rmtree(home, ignore_errors=True)
+            shutil.copytree(logs, "/tmp/hf/lastlogs", dirs_exist_ok=True); shutil.rmtree(home, ignore_errors=True)

@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from _service_helpers import STALL_TIMEOUT_S, pid_alive, wait_for, wav_seconds
+from _service_helpers import HEARTBEAT_S, STALL_TIMEOUT_S, pid_alive, wait_for, wav_seconds
 
 from doctor.service import folders, store
 from doctor.service.database import embedded_folder, start_embedded, stop_embedded
@@ -43,7 +43,7 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
     victim = next(w for w in service.workers if str(w.pid) in attempt["worker"])
     survivor = next(w for w in service.workers if w is not victim)
     runner_pid = attempt["runner_pid"]
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     os.kill(victim.pid, signal.SIGKILL)
     job = _final(service, job_id, timeout=STALL_TIMEOUT_S + 40)
     recovered_in = time.monotonic() - killed_at
@@ -57,9 +57,21 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
     assert sorted(p.name for p in folder.iterdir()) == ["runs", "song.wav"]
     assert len(list((folder / "runs").iterdir())) == 1
     assert abs(wav_seconds(folder / "song.wav") - 3.0) < 0.2
-    finished = [e for e in store.events(service.url, job_id) if e["event"]["type"] == "run_finished"]
+    stored = store.events(service.url, job_id)
+    finished = [e for e in stored if e["event"]["type"] == "run_finished"]
     assert [e["event"]["ok"] for e in finished if e["attempt"] == 2] == [True]
-    print(f"\nkill -9 -> finished in {recovered_in:.1f} s (stall timeout {STALL_TIMEOUT_S} s)")
+    on_disk = [json.loads(line) for line in (Path(first["run_dir"]) / "events.ndjson").read_text().splitlines()]
+    assert [e["event"] for e in stored] == on_disk  # both attempts' events, none lost with the dead worker
+    def at(stamp: str) -> str:
+        from datetime import datetime
+
+        return f"+{datetime.fromisoformat(stamp).timestamp() - killed_wall:5.2f} s"
+
+    print(f"\nkill -9 timeline (heartbeat {HEARTBEAT_S} s, stall timeout {STALL_TIMEOUT_S} s):\n"
+          f"  +0.00 s  SIGKILL to worker {victim.pid} while its runner {runner_pid} samples\n"
+          f"  {at(first['finished_at'])}  a live worker's sweep marks attempt 1 died and requeues the job\n"
+          f"  {at(second['started_at'])}  attempt 2 starts on worker {survivor.pid}, --resume {first['run_dir']}\n"
+          f"  {at(job['finished_at'])}  the job succeeded ({recovered_in:.2f} s after the kill)")
     assert recovered_in < STALL_TIMEOUT_S + 30
     service.replace_dead_workers()
 
