@@ -77,3 +77,21 @@ def test_cache_hit_answers_with_the_earlier_song_in_under_a_second(service):
     status, other = http("POST", service.base + "/jobs", {"style": "cache me", "length": 3, "steps": 4, "seed": 78})
     assert other["jobs"][0]["cached"] is False
     _final(service, [other["jobs"][0]["id"]], timeout=60)
+
+
+def test_exit_codes_become_outcomes_and_a_job_past_its_timeout_ends_timed_out(service):
+    cases = {"invalid": ["--fault", "vae_nan", "--seed", "1101"],
+             "timed_out": ["--steps", "40", "--fault", "slow:0.2", "--timeout", "2", "--seed", "1102"]}
+    ids = {}
+    for outcome, extra in cases.items():
+        added = service.queue("add", "--json", *service.args(*extra))
+        ids[outcome] = json.loads(added.stdout)[0]["job_id"]
+    jobs = {outcome: _final(service, [job_id], timeout=60)[0] for outcome, job_id in ids.items()}
+    assert jobs["invalid"]["state"] == "invalid" and jobs["invalid"]["exit_code"] == 4
+    assert "validate" in jobs["invalid"]["message"]
+    assert jobs["timed_out"]["state"] == "timed_out" and jobs["timed_out"]["exit_code"] == 6
+    for job in jobs.values():
+        assert [a["outcome"] for a in job["attempt_rows"]] == [job["state"]]  # final: never retried
+        assert not (folders.job_dir(service.config, job["id"]) / "song.wav").exists()
+    listed = service.queue("list", "--state", "timed_out", "--state", "invalid")
+    assert f"{ids['invalid']:>6}  invalid" in listed.stdout and f"{ids['timed_out']:>6}  timed_out" in listed.stdout

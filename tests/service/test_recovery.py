@@ -117,3 +117,19 @@ def test_cancel_of_a_running_job_stops_its_runner_and_a_retry_resumes_it(service
     assert new["state"] == "succeeded" and new["retry_of"] == job_id
     assert new["attempt_rows"][0]["resumed_from"] == str(run_dir)
     assert wav_seconds(Path(new["output"])) > 2.8
+
+
+def test_a_job_whose_worker_dies_past_its_attempts_ends_dead_and_is_listed(service):
+    added = service.queue("add", "--json", "--attempts", "1",
+                          *service.args("--steps", "40", "--fault", "slow:0.2", "--seed", "2005"))
+    job_id = json.loads(added.stdout)[0]["job_id"]
+    attempt = _sampling(service, job_id)
+    victim = next(w for w in service.workers if str(w.pid) in attempt["worker"])
+    os.kill(victim.pid, signal.SIGKILL)
+    job = _final(service, job_id, timeout=STALL_TIMEOUT_S + 20)
+    assert job["state"] == "dead" and "died 1 times" in job["message"]
+    assert [a["outcome"] for a in job["attempt_rows"]] == ["died"]
+    listed = service.queue("list", "--state", "dead")
+    assert f"{job_id:>6}  dead" in listed.stdout
+    assert not pid_alive(attempt["runner_pid"])
+    service.replace_dead_workers()
