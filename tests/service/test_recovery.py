@@ -133,3 +133,28 @@ def test_a_job_whose_worker_dies_past_its_attempts_ends_dead_and_is_listed(servi
     assert f"{job_id:>6}  dead" in listed.stdout
     assert not pid_alive(attempt["runner_pid"])
     service.replace_dead_workers()
+
+
+def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(service):
+    job_id = _add(service, "--steps", "30", "--fault", "slow:0.2", "--seed", "2006")
+    attempt = _sampling(service, job_id)
+    first = next(w for w in service.workers if str(w.pid) in attempt["worker"])
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=20) == 0  # it finished the step, handed the job back and stopped
+    job = _final(service, job_id, timeout=60)
+    assert job["state"] == "succeeded"
+    one, two = job["attempt_rows"]
+    assert one["outcome"] == "requeued" and one["exit_code"] == 130 and two["resumed_from"] == one["run_dir"]
+    service.replace_dead_workers()
+
+    job_id = _add(service, "--steps", "30", "--fault", "slow:0.2", "--seed", "2007")
+    attempt = _sampling(service, job_id)
+    second = next(w for w in service.workers if str(w.pid) in attempt["worker"])
+    second.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    second.proc.send_signal(signal.SIGTERM)
+    assert second.proc.wait(timeout=5) == 143  # stopped now
+    assert wait_for(lambda: not pid_alive(attempt["runner_pid"]), 5, "its runner to be gone")
+    job = _final(service, job_id, timeout=STALL_TIMEOUT_S + 40)  # the other worker's sweep retries it
+    assert job["state"] == "succeeded" and job["attempt_rows"][0]["outcome"] in ("died", "requeued")
+    service.replace_dead_workers()
