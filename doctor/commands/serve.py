@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
         except (OSError, PermissionError) as exc:
             print(f"drdoctor serve: {exc}", file=sys.stderr)
             return int(ExitCode.ENVIRONMENT)
-        print(f"drdoctor serve: {ns.host} is not loopback: requests need the token in {folders.token_file()}"
+        why = "--require-token" if is_loopback(ns.host) else f"{ns.host} is not loopback"
+        print(f"drdoctor serve: {why}: requests need the token in {folders.token_file()}"
               + (" (made now)" if created else ""), file=sys.stderr, flush=True)
     try:
         url = schema.ready_url(ns.database_url, config)
