@@ -107,9 +107,9 @@ def _run(ns: argparse.Namespace, rest: list[str], url: str, store: Any, config: 
         return 0
     if ns.command == "stats":
         stats = store.stats(url)
-        lines = [f"jobs: {stats['jobs']}",
-                 f"success rate: {stats['success_rate']}  failure rate: {stats['failure_rate']} "
-                 f"(of {stats['finished']} finished)"]
+        rates = (f"success rate: {stats['success_rate']}  failure rate: {stats['failure_rate']} "
+                 f"(of {stats['finished']} finished)")
+        lines = [f"jobs: {stats['jobs']}", rates]
         lines += [f"  {r['worker']} on {r['device']}: {r['runs']} runs, median "
                   f"{r['median_step_s']:.4f} s per sampling step" for r in stats["per_worker"]]
         _print(ns, stats, "\n".join(lines))

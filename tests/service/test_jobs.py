@@ -95,3 +95,20 @@ def test_exit_codes_become_outcomes_and_a_job_past_its_timeout_ends_timed_out(se
         assert not (folders.job_dir(service.config, job["id"]) / "song.wav").exists()
     listed = service.queue("list", "--state", "timed_out", "--state", "invalid")
     assert f"{ids['invalid']:>6}  invalid" in listed.stdout and f"{ids['timed_out']:>6}  timed_out" in listed.stdout
+
+
+def test_an_equal_job_waits_for_its_running_twin_then_takes_its_song(service):
+    args = service.args("--steps", "12", "--fault", "slow:0.2", "--seed", "1201")
+    first = json.loads(service.queue("add", "--json", *args).stdout)[0]["job_id"]
+    wait_for(lambda: store.get_job(service.url, first)["state"] == "running", 30, "the first job to run")
+    twin = json.loads(service.queue("add", "--json", *args).stdout)[0]
+    assert twin["cached"] is False and twin["job_id"] != first  # not finished yet: queued behind the lock
+    time.sleep(1.0)  # a worker is free, but the lock keeps the twin from running beside the first
+    assert store.get_job(service.url, twin["job_id"])["state"] == "queued"
+    done = _final(service, [first, twin["job_id"]], timeout=60)
+    assert done[0]["state"] == "succeeded"
+    assert done[1]["state"] == "cached" and done[1]["cached_from"] == first
+    assert done[1]["output"] == done[0]["output"]
+    assert [a["run_dir"] for a in done[1]["attempt_rows"]] == [None]  # it never started a runner
+    status, audio = http("GET", f"{service.base}/jobs/{twin['job_id']}/audio")
+    assert status == 200 and audio == Path(done[0]["output"]).read_bytes()

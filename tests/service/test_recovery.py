@@ -8,7 +8,15 @@ import signal
 import time
 from pathlib import Path
 
-from _service_helpers import HEARTBEAT_S, STALL_TIMEOUT_S, pid_alive, wait_for, wav_seconds
+from _service_helpers import (
+    HEARTBEAT_S,
+    STALL_TIMEOUT_S,
+    ended,
+    job_when,
+    pid_alive,
+    wait_for,
+    wav_seconds,
+)
 
 from doctor.service import folders, store
 from doctor.service.database import embedded_folder, start_embedded, stop_embedded
@@ -33,8 +41,7 @@ def _sampling(service, job_id: int, done: int = 2):
 
 
 def _final(service, job_id: int, timeout: float) -> dict:
-    return wait_for(lambda: (lambda j: j if j["state"] not in ("queued", "running", "cancelling") else None)(
-        store.get_job(service.url, job_id, with_request=True)), timeout, f"job {job_id} to end", every=0.2)
+    return job_when(service.url, job_id, ended, timeout, f"job {job_id} to end")
 
 
 def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(service):
@@ -136,7 +143,7 @@ def test_a_job_whose_worker_dies_past_its_attempts_ends_dead_and_is_listed(servi
 
 
 def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(service):
-    job_id = _add(service, "--steps", "30", "--fault", "slow:0.2", "--seed", "2006")
+    job_id = _add(service, "--steps", "12", "--fault", "slow:0.2", "--seed", "2006")
     attempt = _sampling(service, job_id)
     first = next(w for w in service.workers if str(w.pid) in attempt["worker"])
     first.proc.send_signal(signal.SIGTERM)
@@ -147,7 +154,7 @@ def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(
     assert one["outcome"] == "requeued" and one["exit_code"] == 130 and two["resumed_from"] == one["run_dir"]
     service.replace_dead_workers()
 
-    job_id = _add(service, "--steps", "30", "--fault", "slow:0.2", "--seed", "2007")
+    job_id = _add(service, "--steps", "12", "--fault", "slow:0.2", "--seed", "2007")
     attempt = _sampling(service, job_id)
     second = next(w for w in service.workers if str(w.pid) in attempt["worker"])
     second.proc.send_signal(signal.SIGTERM)

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("textual")
 
-from doctor.service import store  # noqa: E402
-from doctor.tui.app import DrDoctorApp  # noqa: E402
-from doctor.tui.options import TuiOptions  # noqa: E402
+from doctor.service import store
+from doctor.tui.app import DrDoctorApp
+from doctor.tui.options import TuiOptions
 
 
 async def _until(pilot, check, timeout: float, what: str):
