@@ -17,7 +17,7 @@ from typing import Any
 from doctor.commands.generate import runner_args
 from doctor.launch import LaunchError, RunnerProcess, diagnose_no_events
 from doctor.service import folders, outcomes
-from doctor.service.database import redact
+from doctor.service.database import ENV_URL, redact
 from runner.events import ExitCode, decode
 
 DB_RETRY_S = 0.5
@@ -173,7 +173,7 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     if resume is not None:
         await backfill_events(query, query_one, job_id, attempt, resume)
     argv = build_argv(slot, list(args["argv"]), args["request"], job_dir, resume)
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != ENV_URL}  # the runner has no business with the database
     if slot.cuda_visible is not None:
         env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible
     loop = asyncio.get_running_loop()

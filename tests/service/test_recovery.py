@@ -74,12 +74,17 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
 
         return f"+{datetime.fromisoformat(stamp).timestamp() - killed_wall:5.2f} s"
 
+    from datetime import datetime
+
+    retried_after = datetime.fromisoformat(second["started_at"]).timestamp() - killed_wall
+    # documented: the retry starts within the stall timeout plus one sweep interval (a heartbeat); the
+    # second of margin is for this busy machine
+    assert retried_after <= STALL_TIMEOUT_S + HEARTBEAT_S + 1.0, f"retry started {retried_after:.2f} s after the kill"
     print(f"\nkill -9 timeline (heartbeat {HEARTBEAT_S} s, stall timeout {STALL_TIMEOUT_S} s):\n"
           f"  +0.00 s  SIGKILL to worker {victim.pid} while its runner {runner_pid} samples\n"
           f"  {at(first['finished_at'])}  a live worker's sweep marks attempt 1 died and requeues the job\n"
           f"  {at(second['started_at'])}  attempt 2 starts on worker {survivor.pid}, --resume {first['run_dir']}\n"
           f"  {at(job['finished_at'])}  the job succeeded ({recovered_in:.2f} s after the kill)")
-    assert recovered_in < STALL_TIMEOUT_S + 30
     service.replace_dead_workers()
 
 
