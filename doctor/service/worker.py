@@ -38,6 +38,10 @@ log = logging.getLogger("drdoctor.worker")
 HEARTBEAT_S = 10.0
 STALL_TIMEOUT_S = 30.0
 DB_GIVE_UP_S = 3600.0  # a worker waits this long for its database before giving up on a write
+# Procrastinate prunes workers with old heartbeats when a worker starts (its only use of this timeout);
+# right after a database outage every live worker's heartbeat is old, and that prune would orphan their
+# running jobs to be started twice. The sweep prunes instead, behind its guard.
+NEVER_PRUNE_AT_START_S = 10 * 365 * 24 * 3600.0
 
 
 class RequeueOnly(retry.BaseRetryStrategy):
@@ -204,6 +208,7 @@ async def sweep_stalled(app: procrastinate.App, db: Database, stall_timeout_s: f
             if "not in \"doing\" status" not in str(exc) and "invalid status" not in str(exc):
                 raise  # another worker's sweep got there first otherwise
         log.warning("job %s: worker %s stopped heartbeating -> %s", job.id, job.worker_id, done[-1][1] if done else "-")
+    await app.job_manager.prune_stalled_workers(stall_timeout_s)  # their jobs are requeued: forget them
     return done
 
 
@@ -238,7 +243,7 @@ async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
         holder.append(db)
         worker = ServiceWorker(app, db, slot, stall_timeout_s, queues=[QUEUE], name=slot.worker, concurrency=1,
                                install_signal_handlers=False, update_heartbeat_interval=heartbeat_s,
-                               stalled_worker_timeout=stall_timeout_s, fetch_job_polling_interval=poll_s,
+                               stalled_worker_timeout=NEVER_PRUNE_AT_START_S, fetch_job_polling_interval=poll_s,
                                abort_job_polling_interval=poll_s)
         stops = 0
 

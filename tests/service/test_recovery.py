@@ -14,6 +14,7 @@ from _service_helpers import (
     ended,
     job_when,
     pid_alive,
+    start_worker,
     wait_for,
     wav_seconds,
 )
@@ -89,13 +90,19 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
 
 
 def test_postgres_restart_while_a_job_runs_loses_nothing(service):
-    job_id = _add(service, "--steps", "12", "--fault", "slow:0.25", "--seed", "2002")
+    job_id = _add(service, "--steps", "40", "--fault", "slow:0.25", "--seed", "2002")
     _sampling(service, job_id)
     folder = embedded_folder()
     assert stop_embedded(folder)
-    time.sleep(1.5)  # the runner goes on sampling while the database is away
+    # away longer than the stall timeout: every heartbeat is old when it comes back, and a worker that
+    # starts just then must not take the running job for a dead worker's
+    time.sleep(STALL_TIMEOUT_S + 1.0)  # the runner goes on sampling meanwhile
     start_embedded(folder)
-    job = _final(service, job_id, timeout=60)
+    late = start_worker(service.env, service.logs, "worker-after-outage")
+    try:
+        job = _final(service, job_id, timeout=60)
+    finally:
+        late.stop()
     assert job["state"] == "succeeded", job
     assert [a["outcome"] for a in job["attempt_rows"]] == ["succeeded"]  # no false retry
     stored = store.events(service.url, job_id)
