@@ -106,7 +106,8 @@ class EventSink:
             await self.query(
                 "INSERT INTO drdoctor_events (job_id, attempt, seq, event) "
                 "SELECT %(job_id)s, %(attempt)s, (r->>'seq')::int, r->'event' "
-                "FROM jsonb_array_elements(%(rows)s::jsonb) AS r ON CONFLICT DO NOTHING",
+                "FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n "
+                "ON CONFLICT DO NOTHING",
                 job_id=self.job_id, attempt=self.attempt, rows=json.dumps(rows))
             self.written += len(rows)
             started = [e for e in batch if e.get("type") == "run_started" and e.get("folder")]
@@ -266,7 +267,8 @@ async def backfill_events(query: Query, query_one: Query, job_id: int, attempt: 
         rows = [{"seq": start + k + 1, "event": e} for k, e in enumerate(missing)]
         await query("INSERT INTO drdoctor_events (job_id, attempt, seq, event) "
                     "SELECT %(job_id)s, %(attempt)s, (r->>'seq')::int, r->'event' "
-                    "FROM jsonb_array_elements(%(rows)s::jsonb) AS r ON CONFLICT DO NOTHING",
+                    "FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n) ORDER BY n "
+                    "ON CONFLICT DO NOTHING",
                     job_id=job_id, attempt=row["last"], rows=json.dumps(rows))
     return len(missing)
 
