@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,12 +128,9 @@ class Watch:
     run_dir: str | None = None
     sample_steps: int | None = None
     sample_seconds: float | None = None
-    first_event_at: float | None = None
 
     def see(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if self.first_event_at is None:
-            self.first_event_at = time.time()
         if kind == "run_started":
             self.run_dir = event.get("folder")
         elif kind == "stage_started" and event.get("stage") == "sample":
@@ -180,7 +176,6 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     loop = asyncio.get_running_loop()
     sink = EventSink(query, job_id, attempt, loop)
     watch = Watch()
-    launched_at = time.time()
     try:
         with slot.lock:
             runner = RunnerProcess(slot.python, argv, cwd=str(job_dir), env=env)
@@ -202,11 +197,12 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
 
     reader = loop.run_in_executor(None, read)
     limit = _timeout(args["request"], config) + HARD_KILL_GRACE_S
-    cancelled = False
+    cancelled = overdue = False
     try:
         try:
             await asyncio.wait_for(asyncio.shield(reader), timeout=limit)
         except asyncio.TimeoutError:
+            overdue = True  # the runner did not stop at its own --timeout: it is stuck
             _kill(runner)
             await reader
     except asyncio.CancelledError:
@@ -223,13 +219,14 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     await query("UPDATE drdoctor_attempts SET run_dir = %(run_dir)s, sample_seconds = %(s)s, sample_steps = %(n)s "
                 "WHERE job_id = %(job_id)s AND attempt = %(attempt)s", run_dir=run_dir, s=watch.sample_seconds,
                 n=watch.sample_steps, job_id=job_id, attempt=attempt)
-    if watch.finished is None:
+    if overdue:
+        code, message = int(ExitCode.TIMED_OUT), f"killed {limit:g} s after it started: it did not stop at its --timeout"
+    elif watch.finished is None:
         code, message, remedy = diagnose_no_events(code, list(runner.stderr_tail))
         message = f"{message}; what to do: {remedy}"
     else:
         code = int(watch.finished.get("exit_code", code))
         message = None if code == 0 else _message(watch.error, runner)
-    timing = {"launched_at": launched_at, "first_event_at": watch.first_event_at, "events": sink.written}
     if code == int(ExitCode.CANCELLED) and slot.draining and not cancelled:
         await _finish_attempt(query, job_id, attempt, outcomes.REQUEUED, code)
         raise Requeue(f"job {job_id}: worker {slot.worker} stopping; requeued to resume from {run_dir}")
@@ -242,7 +239,7 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
         raise asyncio.CancelledError()
     if outcome != "succeeded":
         raise JobFailed(f"job {job_id}: {outcome} (exit {code}): {message}")
-    return {"outcome": outcome, "output": output, "timing": timing}
+    return {"outcome": outcome, "output": output, "events": sink.written}
 
 
 async def backfill_events(query: Query, query_one: Query, job_id: int, attempt: int, folder: Path) -> int:
