@@ -22,7 +22,7 @@ SUBCOMMANDS = ("add", "list", "show", "cancel", "retry", "stats", "doctor", "sto
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="drdoctor queue", description="Song jobs in the job database.", allow_abbrev=False,
+    p = argparse.ArgumentParser(prog="drdoctor queue", description=__doc__, allow_abbrev=False,
                                 epilog="queue add takes the options of `drdoctor generate`:\n" + RUNNER_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=SUBCOMMANDS)
