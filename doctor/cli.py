@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lyrics": ("doctor.commands.lyrics", "time untimed lyrics over a song (prints LRC)"),
     "container": ("doctor.commands.container", "build, pull and run the CUDA container"),
     "tui": ("doctor.commands.tui", "open the interactive app (the default)"),
+    "queue": ("doctor.commands.queue", "song jobs in the job database: add, list, show, cancel, retry, stats"),
+    "worker": ("doctor.commands.worker", "run queued song jobs, one at a time per GPU"),
+    "serve": ("doctor.commands.serve", "the HTTP API and page for song jobs (loopback unless given a token)"),
 }
 
 USAGE_EXIT = 2
