@@ -74,8 +74,7 @@ def _plain_copies(folder: Path, weight: dict) -> list[Path]:
     for repo in _repo_names(weight):
         for name in weight["files"]:
             paths += [folder / repo.split("/")[-1] / name, folder / repo / name]
-    if weight.get("bare_name_ok"):
-        paths += [folder / name for name in weight["files"]]
+    paths += [folder / name for name in weight["plain_names"] if name in weight["files"]]
     return [p for p in paths if p.exists() or p.is_symlink()]
 
 
