@@ -140,7 +140,11 @@ def _link(pointer: Path, blob: Path) -> None:
 
 def _metadata(wanted: Wanted, timeout: float):
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     url = hf_hub_url(wanted.repo, wanted.name, revision=wanted.revision)
     try:
@@ -158,14 +162,18 @@ def endpoint() -> str:
     return constants.ENDPOINT
 
 
-def fetch(wanted: Wanted, cache: Path, events: Events, out: TextIO, *, verify: bool = False,
-          timeout: float = 10.0) -> Fetched:
-    """Make `wanted` complete in the cache: already there, continued from a partial, or downloaded."""
-    found = present(cache, wanted, verify)
-    if found is not None:
-        return Fetched(found, "present", 0)
-    from huggingface_hub.utils import WeakFileLock
+@dataclass(frozen=True)
+class Remote:
+    """What the Hub says about one file: where to GET it, its ETag (the blob name), commit and size."""
 
+    url: str
+    etag: str
+    commit: str
+    size: int
+
+
+def remote(wanted: Wanted, timeout: float = 10.0) -> Remote:
+    """The file's metadata from the Hub (one HEAD); FetchError when it cannot be had or contradicts the family."""
     url, meta = _metadata(wanted, timeout)
     etag, commit, size = meta.etag, meta.commit_hash, meta.size
     name = f"{wanted.repo}/{wanted.name}"
@@ -176,26 +184,38 @@ def fetch(wanted: Wanted, cache: Path, events: Events, out: TextIO, *, verify: b
                          "nothing was downloaded")
     if wanted.size is not None and size != wanted.size:
         raise FetchError("refused", f"{name}: the Hub serves {size} bytes, the family pins {wanted.size}")
+    return Remote(url, etag, commit, size)
+
+
+def partial_bytes(cache: Path, wanted: Wanted, where: Remote) -> int:
+    """Bytes of this file already on disk from an interrupted download (any process's)."""
+    found = partials(repo_folder(cache, wanted.repo) / "blobs", where.etag)
+    return min(found[0].stat().st_size, where.size) if found else 0
+
+
+def fetch(wanted: Wanted, cache: Path, where: Remote, events: Events, out: TextIO, *, verify: bool = False) -> Fetched:
+    """Make `wanted` complete in the cache from `where`: continued from a partial, or downloaded."""
+    from huggingface_hub.utils import WeakFileLock
+
     folder = repo_folder(cache, wanted.repo)
     blobs = folder / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
-    blob = blobs / etag
+    blob = blobs / where.etag
     locks = cache / ".locks" / folder.name
     locks.mkdir(parents=True, exist_ok=True)
-    with WeakFileLock(locks / f"{etag}.lock"):
+    with WeakFileLock(locks / f"{where.etag}.lock"):
         state, fetched = "present", 0
-        if blob.is_file() and blob.stat().st_size == size and (not verify or file_digest(blob, etag) == etag):
-            pass  # the blob is whole (another snapshot links it): only the pointer is missing
-        else:
+        whole = blob.is_file() and blob.stat().st_size == where.size
+        if not (whole and (not verify or file_digest(blob, where.etag) == where.etag)):
             if blob.exists():
                 blob.unlink()  # a wrong blob under this name: replaced, never trusted
-            state, fetched = _download(url, wanted, etag, size, blobs, events, out)
-        pointer = pointer_path(cache, wanted, commit)
+            state, fetched = _download(where.url, wanted, where.etag, where.size, blobs, events, out)
+        pointer = pointer_path(cache, wanted, where.commit)
         _link(pointer, blob)
         if not COMMIT.fullmatch(wanted.revision):
             ref = folder / "refs" / wanted.revision
             ref.parent.mkdir(parents=True, exist_ok=True)
-            ref.write_text(commit, encoding="utf-8")
+            ref.write_text(where.commit, encoding="utf-8")
     return Fetched(pointer, state, fetched)
 
 

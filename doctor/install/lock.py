@@ -104,7 +104,7 @@ def reachable(url: str, timeout: float = 8.0) -> str | None:
     import urllib.request
 
     if url.startswith("file:") or "://" not in url:
-        path = Path(url[len("file://"):] if url.startswith("file://") else url)
+        path = Path(url.removeprefix("file://"))
         return None if path.exists() else f"{path} does not exist"
     try:
         urllib.request.urlopen(urllib.request.Request(url.rstrip("/") + "/", method="HEAD"), timeout=timeout).close()
@@ -148,8 +148,8 @@ def compile_lock(spec: EnvironmentSpec, variant: str, *, index_url: str | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runner.family import FamilyError
     from doctor.install.families import resolve_family
+    from runner.family import FamilyError
 
     p = argparse.ArgumentParser(prog="python -m doctor.install.lock", description=__doc__.splitlines()[0])
     p.add_argument("family", help="a family id (doctor/data/families/ID.json) or the path of a family file")
