@@ -47,7 +47,7 @@ class CheckoutState:
 
 
 def _git(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess | None:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", GIT_OPTIONAL_LOCKS="0")  # read-only: no index refresh
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired):

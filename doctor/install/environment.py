@@ -140,7 +140,9 @@ def base_python(spec: EnvironmentSpec, explicit: str | None) -> str:
 
 def import_check(python: Path, lock: Lock, spec: EnvironmentSpec, checkout: Path | None,
                  timeout: float = 900) -> dict:
-    argv = [str(python), "-m", "doctor.install.import_check", "--torch", lock.torch, "--variant", lock.variant]
+    argv = [str(python), "-m", "doctor.install.import_check", "--variant", lock.variant]
+    if lock.torch:
+        argv += ["--torch", lock.torch]
     for name in spec.import_check:
         argv += ["--module", name]
     if spec.checkout_import and checkout is not None:

@@ -49,6 +49,9 @@ class EnvironmentSpec:
     disk_bytes: int | None
 
     def torch_requirement(self, variant: str) -> str:
+        """The torch build of a variant; "" for an environment without torch."""
+        if not self.torch:
+            return ""
         return f"torch=={self.torch}" if self.variants[variant].index is None else f"torch=={self.torch}+{variant}"
 
 
@@ -70,7 +73,7 @@ def environment_spec(family) -> EnvironmentSpec:
         }
         return EnvironmentSpec(
             python=str(data["python"]), platform=str(data.get("platform", "x86_64-manylinux_2_28")),
-            torch=str(data["torch"]), inputs=base / data["inputs"], variants=variants,
+            torch=str(data.get("torch") or ""), inputs=base / data["inputs"], variants=variants,
             import_check=tuple(data.get("import_check", ())), checkout_import=bool(data.get("checkout_import", True)),
             disk_bytes=data.get("disk_bytes"),
         )

@@ -47,9 +47,11 @@ class Hub:
 
             def _lookup(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
-                if len(parts) < 5 or parts[2] != "resolve":
+                # "org/name/resolve/rev/file", or a canonical repo without an org: "name/resolve/rev/file"
+                cut = 2 if len(parts) > 2 and parts[2] == "resolve" else 1
+                if len(parts) < cut + 3 or parts[cut] != "resolve":
                     return None
-                repo, revision, name = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
+                repo, revision, name = "/".join(parts[:cut]), parts[cut + 1], "/".join(parts[cut + 2:])
                 if (repo, name) not in hub.files or revision not in ("main", hub.commits.get(repo)):
                     return None
                 return repo, name
