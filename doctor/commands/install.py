@@ -151,7 +151,9 @@ def apply(opts, plan, args) -> int:
                 results[part.fix_id] = "declined"
                 return
         result = apply_plan(part, confirm=lambda _question: True, out=sys.stdout)
-        results[part.fix_id] = result.state
+        # a step module's exit status 3: something could not be reached or there is no room (not a bug)
+        environment = result.state == "failed" and result.message.endswith(f"exited with status {EXIT_ENVIRONMENT}")
+        results[part.fix_id] = "blocked" if environment else result.state
         if not result.ok:
             print(f"  {part.fix_id}: {result.message}")
 

@@ -34,9 +34,10 @@ class Hub:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def gets(self, name: str) -> list[str | None]:
-        """The Range header of every GET of a file (None: the whole file)."""
-        return [rng for method, path, rng in self.log if method == "GET" and path.endswith("/" + name)]
+    def gets(self, repo: str, name: str) -> list[str | None]:
+        """The Range header of every GET of one file (None: the whole file)."""
+        return [rng for method, path, rng in self.log
+                if method == "GET" and path.startswith(f"/{repo}/resolve/") and path.endswith("/" + name)]
 
     def start(self) -> "Hub":
         hub = self

@@ -89,15 +89,15 @@ def test_repair_replaces_only_the_broken_blob(light, wheelhouse, hub, tmp_path):
     damaged = bytearray(blob.read_bytes())
     damaged[0] ^= 0xFF
     blob.write_bytes(bytes(damaged))  # same size, same name: only hashing finds it
-    gets_before = {n: len(hub.gets(n)) for (_, n) in family.files}
+    gets_before = {key: len(hub.gets(*key)) for key in family.files}
     plain = drdoctor(env, *install_args(wheelhouse))
-    assert plain.returncode == 0 and len(hub.gets(name)) == gets_before[name]  # a normal run trusts name + size
+    assert plain.returncode == 0 and len(hub.gets(repo, name)) == gets_before[(repo, name)]  # trusts name + size
 
     repaired = drdoctor(env, *install_args(wheelhouse, "--repair"))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert blob.read_bytes() == family.files[(repo, name)]
-    assert len(hub.gets(name)) == gets_before[name] + 1
-    assert all(len(hub.gets(n)) == gets_before[n] for (_, n) in family.files if n != name)
+    assert len(hub.gets(repo, name)) == gets_before[(repo, name)] + 1
+    assert all(len(hub.gets(*key)) == gets_before[key] for key in family.files if key != (repo, name))
     assert "environment re-checked: everything imports" in repaired.stdout
 
 
