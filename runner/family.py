@@ -189,15 +189,22 @@ def family_ids(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted(p.stem for p in families_dir(env).glob("*.json"))
 
 
-def hf_download_argv(role: WeightRole, cache_dir: str | Path | None = None, names: tuple[str, ...] = ()) -> list[str]:
-    """`hf download REPO FILE... [--cache-dir DIR]`: every file of the role (or the `names` given), the one remedy."""
+def hf_download_argv(
+    role: WeightRole, cache_dir: str | Path | None = None, names: tuple[str, ...] = (), force: bool = False
+) -> list[str]:
+    """`hf download REPO FILE... [--cache-dir DIR] [--force-download]`: every file of the role (or the `names`
+    given). The one remedy command; without a cache folder the files go to the hub cache, which is searched."""
     argv = ["hf", "download", role.repo, *(names or tuple(f.name for f in role.files))]
     if role.revision != "main":
         argv += ["--revision", role.revision]
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]
+    if force:
+        argv.append("--force-download")  # a damaged blob under a good snapshot link is otherwise kept
     return argv
 
 
-def hf_download_command(role: WeightRole, cache_dir: str | Path | None = None, names: tuple[str, ...] = ()) -> str:
-    return shlex.join(hf_download_argv(role, cache_dir, names))
+def hf_download_command(
+    role: WeightRole, cache_dir: str | Path | None = None, names: tuple[str, ...] = (), force: bool = False
+) -> str:
+    return shlex.join(hf_download_argv(role, cache_dir, names, force))
