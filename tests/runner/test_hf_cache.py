@@ -7,7 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from weight_fixtures import hf_put, safetensors, sized, style_models, torch_zip, torchscript
+from weight_fixtures import (
+    hf_put,
+    safetensors,
+    sized,
+    style_models,
+    torch_zip,
+    torchscript,
+)
 
 from runner import hf_cache
 from runner.errors import EnvironmentProblem

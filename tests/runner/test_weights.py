@@ -193,7 +193,6 @@ def test_other_shapes_are_refused_counting_what_really_matched(tmp_path):
 def test_file_formats_are_judged_by_their_bytes_not_their_names(tmp_path):
     import pickle
 
-    state = trained_state()
     pickled = tmp_path / "model.safetensors"  # a plain pickle under a safetensors name
     pickled.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=4))
     with pytest.raises(EnvironmentProblem) as info:
