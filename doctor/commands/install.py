@@ -25,7 +25,7 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-FIRST_STYLE = "warm indie pop, acoustic guitar, soft female vocals"
+EXAMPLES = REPO_ROOT / "examples"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -121,9 +121,13 @@ def _first_song_command() -> str:
         drdoctor = os.path.relpath(drdoctor) if Path(drdoctor).is_absolute() and Path.cwd() == REPO_ROOT else drdoctor
     except ValueError:
         pass
-    lyrics = REPO_ROOT / "examples" / "first-song.lrc"
+    lyrics = EXAMPLES / "first-song.lrc"
     lyrics_arg = os.path.relpath(lyrics) if Path.cwd() == REPO_ROOT else str(lyrics)
-    return shlex.join([drdoctor, "generate", "--lyrics", lyrics_arg, "--style", FIRST_STYLE, "--out", "first-song.wav"])
+    try:
+        style = (EXAMPLES / "first-song.style.txt").read_text(encoding="utf-8").strip()
+    except OSError:
+        style = "pop"
+    return shlex.join([drdoctor, "generate", "--lyrics", lyrics_arg, "--style", style, "--out", "first-song.wav"])
 
 
 def apply(opts, plan, args) -> int:

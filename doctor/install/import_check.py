@@ -41,6 +41,8 @@ def check(torch_version: str | None, variant: str | None, modules: list[str], ch
         except Exception as exc:  # noqa: BLE001 - any import failure is the finding
             problems.append(f"torch does not import: {_first_line(exc)}")
     for name in modules:
+        if name == "torch" and torch_version:
+            continue  # checked above, with its build
         try:
             module = importlib.import_module(name)
             found[name] = getattr(module, "__version__", "imported")
