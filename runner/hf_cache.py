@@ -65,11 +65,16 @@ class Copy:
 
     role: WeightRole
     files: Mapping[str, Path]  # the role's file name -> the path found there (a missing name is absent)
-    source: str  # in words: "Hugging Face cache /x", "plain folder /y", "config [models] vae"
+    kind: str  # how it was found: "Hugging Face cache", "plain folder", "config [models] vae"
+    place: Path | None = None  # the cache or folder searched (None for a configured path)
     folder: Path | None = None  # the snapshot or plain folder (None for one configured file)
     repo: str | None = None  # the repository name it was found under (cache copies)
     revision: str | None = None  # the snapshot folder name
     cache: Path | None = None  # the cache folder (cache copies)
+
+    @property
+    def source(self) -> str:
+        return f"{self.kind} {self.place}" if self.place is not None else self.kind
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -168,16 +173,16 @@ def _pick(folder: Path, wanted: WeightFile) -> Path | None:
     return None
 
 
-def _folder_copy(role: WeightRole, folder: Path, source: str, **where: object) -> Copy | None:
+def _folder_copy(role: WeightRole, folder: Path, kind: str, place: Path | None, **where: object) -> Copy | None:
     files = {f.name: p for f in role.files if (p := _pick(folder, f)) is not None}
-    return Copy(role, files, source, folder, **where) if files else None  # type: ignore[arg-type]
+    return Copy(role, files, kind, place, folder, **where) if files else None  # type: ignore[arg-type]
 
 
 def _cache_copies(role: WeightRole, cache: Path) -> list[Copy]:
     copies = []
     for repo in role.repos:
         for snapshot in snapshot_order(repo_folder(cache, repo), role.revision):
-            copy = _folder_copy(role, snapshot, f"Hugging Face cache {cache}", repo=repo, revision=snapshot.name,
+            copy = _folder_copy(role, snapshot, "Hugging Face cache", cache, repo=repo, revision=snapshot.name,
                                 cache=cache)
             if copy:
                 copies.append(copy)
@@ -185,12 +190,11 @@ def _cache_copies(role: WeightRole, cache: Path) -> list[Copy]:
 
 
 def _plain_copies(role: WeightRole, folder: Path) -> list[Copy]:
-    source = f"plain folder {folder}"
     repo_names = [name for repo in role.repos for name in dict.fromkeys((repo.split("/")[-1], repo))]
     copies = []
     if role.whole_repo:
         for name in dict.fromkeys((*role.plain_names, *repo_names)):
-            copy = _folder_copy(role, folder / name, source)
+            copy = _folder_copy(role, folder / name, "plain folder", folder)
             if copy:
                 copies.append(copy)
         return copies
@@ -198,17 +202,17 @@ def _plain_copies(role: WeightRole, folder: Path) -> list[Copy]:
     paths = [folder / n for n in role.plain_names] + [folder / n / wanted.name for n in repo_names]
     for path in paths:
         if _there(path):
-            copies.append(Copy(role, {wanted.name: path}, source, path.parent))
+            copies.append(Copy(role, {wanted.name: path}, "plain folder", folder, path.parent))
     return copies
 
 
 def _configured_copy(role: WeightRole, path: Path) -> Copy | None:
-    source = f"config [models] {role.config_key}"
+    kind = f"config [models] {role.config_key}"
     if path.is_dir():
-        return _folder_copy(role, path, source) or Copy(role, {}, source, path)
+        return _folder_copy(role, path, kind, None) or Copy(role, {}, kind, None, path)
     if role.whole_repo:
-        return _folder_copy(role, path.parent, source) or Copy(role, {}, source, path.parent)
-    return Copy(role, {role.files[0].name: path}, source)
+        return _folder_copy(role, path.parent, kind, None) or Copy(role, {}, kind, None, path.parent)
+    return Copy(role, {role.files[0].name: path}, kind)
 
 
 def find(role: WeightRole, where: Places) -> Found:

@@ -77,15 +77,27 @@ def hf_put(cache: Path, repo: str, filename: str, data: bytes, revision: str = "
     return link
 
 
-def style_models(cache: Path, revision: str = "0123abcd") -> dict[str, Path]:
-    """MuQ-MuLan's three repositories, every file the family lists, in one cache (formats real, contents not)."""
-    content = {"json": b'{"model_type": "stand-in"}', "safetensors": safetensors(), "torch_zip": torch_zip(),
-               "any": b"sentencepiece stand-in"}
+CONTENT = {"json": lambda: b'{"model_type": "stand-in"}', "safetensors": safetensors, "torch_zip": torch_zip,
+           "torch_legacy": torch_legacy, "torchscript": torchscript, "any": lambda: b"stand-in data"}
+
+
+def family_weights(cache: Path, roles: tuple[str, ...] | None = None, revision: str = "a" * 40,
+                   full_size: bool = False) -> dict[str, Path]:
+    """Every file of the family's roles (all, or `roles`) in one cache, each of the format the family names;
+    `full_size`: padded (sparsely) to the file's min_bytes, as the size estimates read them."""
     from runner.family import family
 
     links = {}
-    for role_id in ("muq", "muq_audio", "xlmr"):
-        role = family().weight(role_id)
+    for role in family().weights:
+        if roles is not None and role.id not in roles:
+            continue
         for f in role.files:
-            links[f"{role_id}/{f.name}"] = hf_put(cache, role.repo, f.name, content[f.formats[0]], revision)
+            data = CONTENT[f.formats[0]]()
+            size = f.min_bytes if full_size and f.formats[0] not in ("json",) else 0
+            links[f"{role.id}/{f.name}"] = hf_put(cache, role.repo, f.name, data, revision, size)
     return links
+
+
+def style_models(cache: Path, revision: str = "0123abcd") -> dict[str, Path]:
+    """MuQ-MuLan's three repositories, every file the family lists, in one cache (formats real, contents not)."""
+    return family_weights(cache, ("muq", "muq_audio", "xlmr"), revision)

@@ -38,8 +38,7 @@ def espeak(facts: Facts) -> Finding:
 @check("hf.offline", "hub", "models")
 def hf_offline(facts: Facts) -> Finding:
     h = facts.hub
-    complete = all(facts.models.weight(i).ok for i in ("vae", "muq", "xlmr")) and (
-        facts.models.weight("cfm").ok or facts.models.weight("cfm_full").ok)
+    complete = facts.models.complete
     setting = f"HF_HUB_OFFLINE={h.env_offline}" if h.env_offline is not None else (
         f"config [run] hf_hub_offline = {str(h.config_offline).lower()}" if h.config_offline is not None else "HF_HUB_OFFLINE not set")
     if h.offline:

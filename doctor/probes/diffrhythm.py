@@ -10,7 +10,7 @@ from pathlib import Path
 
 from doctor.assets import assets
 from doctor.probes._fs import at, exists, seen
-from doctor.probes.files import FileState, classify
+from doctor.probes.files import FileState, data_file
 from runner import locations
 
 
@@ -61,7 +61,7 @@ def probe(root: Path, explicit: str | None, configured: str | None, env: Mapping
     for path, source in candidates(explicit, configured, env):
         folder = at(root, path)
         if is_checkout(folder):
-            files = tuple(classify(root, folder / item["path"], item["min_bytes"]) for item in assets()["checkout_files"])
+            files = tuple(data_file(root, folder / item["path"], item["min_bytes"]) for item in assets()["checkout_files"])
             return CheckoutFacts(seen(root, folder), source, tuple(tried), files, free_bytes(folder))
         tried.append(path if source == "usual place" else f"{path} ({source})")
     return CheckoutFacts(None, None, tuple(tried), (), None)
