@@ -28,3 +28,12 @@ def test_first_song_command_uses_the_examples():
     assert argv[1] == "generate" and argv[-2:] == ["--out", "first-song.wav"]
     assert Path(argv[argv.index("--lyrics") + 1]).resolve() == (EXAMPLES / "first-song.lrc").resolve()
     assert argv[argv.index("--style") + 1] == (EXAMPLES / "first-song.style.txt").read_text(encoding="utf-8").strip()
+
+
+def test_readme_first_screen_is_the_printed_command():
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    first_screen = readme.split("## ", 1)[0]
+    assert "./install.sh" in first_screen and "pytest" in first_screen
+    printed = shlex.split(_first_song_command())
+    line = next(l for l in first_screen.splitlines() if "drdoctor generate" in l)
+    assert shlex.split(line)[1:] == printed[1:]
