@@ -25,6 +25,8 @@ from typing import TextIO
 
 from doctor.install.progress import Events, FileProgress
 from doctor.units import gib
+from runner import hf_cache
+from runner.hf_cache import repo_folder
 
 CHUNK = 1 << 20
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -52,10 +54,6 @@ class Fetched:
     path: Path           # snapshots/<commit>/<name>
     state: str           # "present", "downloaded", "resumed"
     fetched_bytes: int   # bytes that came over the network this time
-
-
-def repo_folder(cache: Path, repo: str) -> Path:
-    return cache / ("models--" + repo.replace("/", "--"))
 
 
 def git_blob_sha1(path: Path) -> str:
@@ -117,11 +115,11 @@ def present(cache: Path, wanted: Wanted, verify: bool) -> Path | None:
     return pointer
 
 
-def partials(blobs: Path, etag: str) -> list[Path]:
-    """Partial downloads of this blob by any process: ours and older releases' `<etag>.incomplete`,
-    huggingface_hub 2.x's `<etag>.<8 hex>.incomplete`; the longest first."""
-    found = [p for p in blobs.glob(f"{etag}*.incomplete") if p.is_file()]
-    return sorted(found, key=lambda p: p.stat().st_size, reverse=True)
+def partials(cache: Path, repo: str, etag: str) -> list[Path]:
+    """Partial downloads of this blob by any process (the resolver knows both names: `<etag>.incomplete`,
+    and huggingface_hub 2.x's `<etag>.<8 hex>.incomplete`); the longest first."""
+    found = [p for p in hf_cache.partials(cache, repo) if p.blob == etag and p.size is not None]
+    return [p.path for p in sorted(found, key=lambda p: p.size or 0, reverse=True)]
 
 
 def _link(pointer: Path, blob: Path) -> None:
@@ -189,7 +187,7 @@ def remote(wanted: Wanted, timeout: float = 10.0) -> Remote:
 
 def partial_bytes(cache: Path, wanted: Wanted, where: Remote) -> int:
     """Bytes of this file already on disk from an interrupted download (any process's)."""
-    found = partials(repo_folder(cache, wanted.repo) / "blobs", where.etag)
+    found = partials(cache, wanted.repo, where.etag)
     return min(found[0].stat().st_size, where.size) if found else 0
 
 
@@ -209,7 +207,7 @@ def fetch(wanted: Wanted, cache: Path, where: Remote, events: Events, out: TextI
         if not (whole and (not verify or file_digest(blob, where.etag) == where.etag)):
             if blob.exists():
                 blob.unlink()  # a wrong blob under this name: replaced, never trusted
-            state, fetched = _download(where.url, wanted, where.etag, where.size, blobs, events, out)
+            state, fetched = _download(where.url, wanted, where.etag, where.size, cache, events, out)
         pointer = pointer_path(cache, wanted, where.commit)
         _link(pointer, blob)
         if not COMMIT.fullmatch(wanted.revision):
@@ -219,16 +217,17 @@ def fetch(wanted: Wanted, cache: Path, where: Remote, events: Events, out: TextI
     return Fetched(pointer, state, fetched)
 
 
-def _download(url: str, wanted: Wanted, etag: str, size: int, blobs: Path, events: Events,
+def _download(url: str, wanted: Wanted, etag: str, size: int, cache: Path, events: Events,
               out: TextIO) -> tuple[str, int]:
     from huggingface_hub.utils import build_hf_headers, get_session
 
     name = f"{wanted.repo}/{wanted.name}"
+    blobs = repo_folder(cache, wanted.repo) / "blobs"
     partial = blobs / f"{etag}.incomplete"
-    candidates = partials(blobs, etag)
+    candidates = partials(cache, wanted.repo, etag)
     if candidates and candidates[0] != partial:
         os.replace(candidates[0], partial)  # continue the longest; the rest are duplicates
-    for other in partials(blobs, etag):
+    for other in partials(cache, wanted.repo, etag):
         if other != partial:
             other.unlink(missing_ok=True)
     start = partial.stat().st_size if partial.exists() else 0
