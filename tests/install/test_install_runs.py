@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -28,8 +29,16 @@ def config(env) -> dict:
 
 def test_fresh_install_then_second_run_does_nothing(light, wheelhouse, hub, tmp_path):
     family, env = light
-    first = drdoctor(env, *install_args(wheelhouse))
+    events_file = tmp_path / "events.ndjson"
+    first = drdoctor(env, *install_args(wheelhouse, "--events", str(events_file)))
     assert first.returncode == 0, first.stdout + first.stderr
+    # live progress: bytes, rate and ETA on the terminal, and the same as events for the TUI
+    assert "vae_model.pt: 256 B / 256 B (100.0%)" in first.stdout and "/s, ETA" in first.stdout
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    finished = {(e["repo"], e["file"]) for e in events if e["type"] == "download_finished"}
+    assert finished == set(family.files)
+    progress = [e for e in events if e["type"] == "download_progress"]
+    assert progress and all({"done", "total", "rate", "eta", "v", "t"} <= set(e) for e in progress)
     data_root = tmp_path / "data" / "diffrhythm-1.2"
     # the checkout is the pinned commit
     assert git("rev-parse", "HEAD", cwd=data_root / "checkout") == family.data["upstream"]["commit"]
