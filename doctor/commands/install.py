@@ -106,9 +106,9 @@ def _reach(opts):
         spec = environment_spec(family)
         variant, _ = planner.choose_variant(opts, spec)
         lock_path = spec.variants[variant].lock if variant in spec.variants else None
-        if lock_path is not None and lock_path.is_file():
-            if opts.repair or not env_mod.up_to_date(layout.venv, env_mod.read_lock(lock_path)):
-                indexes = planner.index_urls(opts, spec, variant)
+        if lock_path is not None and lock_path.is_file() and (
+                opts.repair or not env_mod.up_to_date(layout.venv, env_mod.read_lock(lock_path))):
+            indexes = planner.index_urls(opts, spec, variant)
     except (SpecError, KeyError):
         pass
     return reach.probe(hub=planner.needed_hub(opts), source=source, indexes=indexes)

@@ -44,7 +44,7 @@ class InstallOptions:
     variant: str | None = None           # torch variant (default: chosen for the driver and GPU)
     driver_cuda: tuple[int, int] | None = None
     compute_capability: tuple[int, int] | None = None
-    sources: PipSource = PipSource()
+    sources: PipSource = field(default_factory=PipSource)
     tool: str | None = None              # uv or pip
     repair: bool = False
     optional: bool = False               # also the optional weights (full-length model)
@@ -60,7 +60,7 @@ class InstallPlan:
     layout: object
     cache: Path
     checkout: Path | None
-    reach: Reach = Reach()
+    reach: Reach = field(default_factory=Reach)
 
     def header(self) -> str:
         return "\n".join(["drdoctor install: " + self.facts[0], *("  " + f for f in self.facts[1:])]) + "\n"
@@ -154,8 +154,8 @@ def plan_environment(opts: InstallOptions, spec: EnvironmentSpec, variant: str, 
             f"{opts.family.id} --variant {variant}`), or take " +
             (" or ".join(f"--torch-variant {o}" for o in others) or "another variant") +
             (f" ({spec.variants[others[0]].note})" if others else "")))
-    notes = (f"{lock.packages} packages from {lock.path} (exact versions and sha256 hashes): " +
-             ", ".join(env_mod.pinned(lock)),
+    notes = ((f"{lock.packages} packages from {lock.path} (exact versions and sha256 hashes): " +
+              ", ".join(env_mod.pinned(lock))),
              "built in a new folder under envs/; `env` is switched to it only after the import check passes "
              "(torch " + f"{lock.torch}+{variant}, " + ", ".join(spec.import_check[1:]) +
              (", the checkout's model code" if spec.checkout_import else "") + ")")

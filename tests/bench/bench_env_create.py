@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "install"))
 
-from doctor.fixes.context import PipSource  # noqa: E402
-from doctor.install.environment import create_commands, read_lock  # noqa: E402
-from doctor.install.lock import uv_binary  # noqa: E402
+from doctor.fixes.context import PipSource
+from doctor.install.environment import create_commands, read_lock
+from doctor.install.lock import uv_binary
 
 
 def default_lock(folder: Path, sources: PipSource) -> Path:

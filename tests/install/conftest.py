@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "runner"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hub_server import Hub  # noqa: E402
+from hub_server import Hub
 
 REAL_FAMILY = REPO / "doctor" / "data" / "families" / "diffrhythm-1.2.json"
 TORCH_WHEEL_VERSION = "2.13.0"
@@ -79,7 +79,7 @@ def configured_sources() -> tuple[str | None, list[str]]:
     for line in done.stdout.splitlines():
         key, _, value = line.partition("=")
         values = value.strip().strip("'\"").split()
-        if key.endswith("extra-index-url") or key.endswith("index-url"):
+        if key.endswith(("extra-index-url", "index-url")):
             index = index or next((v for v in values if v.startswith("file:")), None)
         elif key.endswith("find-links"):
             links += [v for v in values if v not in links]

@@ -39,7 +39,7 @@ class Hub:
         return [rng for method, path, rng in self.log
                 if method == "GET" and path.startswith(f"/{repo}/resolve/") and path.endswith("/" + name)]
 
-    def start(self) -> "Hub":
+    def start(self) -> Hub:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,10 +93,10 @@ class Hub:
                     if hub.rate:
                         time.sleep(step / hub.rate)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._answer(body=False)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(body=True)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -9,12 +9,19 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, build_wheel, clean_env, drdoctor, install_args, make_family, weight_bytes
+import tomllib
+from conftest import (
+    REPO,
+    build_wheel,
+    clean_env,
+    drdoctor,
+    install_args,
+    make_family,
+    weight_bytes,
+)
 
 VAE = ("ASLP-lab/DiffRhythm-vae", "vae_model.pt")
 CFM = ("ASLP-lab/DiffRhythm-1_2", "cfm_model.pt")
@@ -61,7 +68,7 @@ def test_kill_9_mid_download_then_rerun_continues_the_partial(tmp_path, upstream
     assert all(len(hub.gets(*key)) == 1 for key in others)  # the finished file is not fetched again
     ranges = hub.gets(*VAE)
     assert ranges[0] == "bytes=0-" and ranges[-1] == f"bytes={kept}-", ranges
-    assert f"continuing the partial download at" in again.stdout
+    assert "continuing the partial download at" in again.stdout
     assert (blobs / sha).read_bytes() == family.files[VAE]
     assert not list(blobs.glob("*.incomplete"))
 
@@ -82,7 +89,7 @@ def test_bytes_that_do_not_match_are_refused_and_nothing_is_recorded(light, whee
 
 
 def test_hub_unreachable_says_so_and_records_nothing(light, wheelhouse, tmp_path):
-    family, env = light
+    _, env = light
     import socket
 
     with socket.socket() as s:  # a port nobody listens on

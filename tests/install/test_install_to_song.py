@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, clean_env, drdoctor, make_family, torch_sources, weight_bytes
 
 

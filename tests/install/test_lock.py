@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import REPO, clean_env, make_family, weight_bytes
+
 from doctor.install.lock import HEADER, read_header
 
 REAL_LOCK = REPO / "doctor" / "data" / "families" / "diffrhythm-1.2" / "cu130.txt"
