@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -122,3 +123,29 @@ def test_adopted_checkout_is_never_modified(light, wheelhouse, upstream, tmp_pat
     assert "adopting" in done.stdout and "read-only" in done.stdout
     assert config(env)["diffrhythm"]["root"] == str(mine)
     assert not (tmp_path / "data" / "diffrhythm-1.2" / "checkout").exists()
+
+
+def test_big_downloads_ask_first_and_no_terminal_means_no(light, wheelhouse, hub, tmp_path):
+    family, env = light
+    # package sources that are not a local wheel folder: building the environment counts as a big download
+    done = drdoctor(env, "install", "--no-check", "--torch-variant", "cpu", "--index-url", f"{hub.url}/simple")
+    assert done.returncode == 2, done.stdout
+    assert "needs your consent: install.environment downloads over 1 GB" in done.stdout
+    assert "run again with --yes" in done.stdout
+    assert not (tmp_path / "data" / "diffrhythm-1.2" / "env").exists()  # nothing was built
+    recorded = config(env)
+    assert "python" not in recorded["diffrhythm"]  # and nothing recorded for it
+    assert recorded["models"] == {"dir": str(tmp_path / "hf")}  # the small weights needed no consent
+
+
+def test_offline_route_a_copied_cache(light, wheelhouse, hub, tmp_path):
+    family, env = light
+    assert drdoctor(env, *install_args(wheelhouse)).returncode == 0
+    copied = tmp_path / "copied-cache"
+    shutil.copytree(tmp_path / "hf", copied, symlinks=True)
+    gets = len([e for e in hub.log if e[0] == "GET"])
+    offline = {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}  # no Hub at all
+    done = drdoctor(offline, *install_args(wheelhouse, "--models", str(copied)))
+    assert done.returncode == 0, done.stdout
+    assert len([e for e in hub.log if e[0] == "GET"]) == gets
+    assert config(env)["models"] == {"dir": str(copied)}
