@@ -7,7 +7,6 @@ Every file read is fingerprinted into `Components.files`.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,12 +15,19 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from runner import hub_env
 from runner.checkout_import import import_g2p, import_model_code
 from runner.components import FULL_MAX_FRAMES, Components
 from runner.errors import EnvironmentProblem, RunError
-from runner.model_paths import ModelPaths, Resolved, resolve
 from runner.family import family, hf_download_command
-from runner.weights import TORCHSCRIPT, CheckpointMismatch, check_file, fingerprint, load_state_dict_checked
+from runner.model_paths import ModelPaths, Resolved, resolve
+from runner.weights import (
+    TORCHSCRIPT,
+    CheckpointMismatch,
+    check_file,
+    fingerprint,
+    load_state_dict_checked,
+)
 
 CONFIG_REL = "config/diffrhythm-1b.json"
 NEGATIVE_STYLE_REL = "infer/example/vocal.npy"
@@ -132,7 +138,7 @@ def _muq_factory(paths: Resolved, device: torch.device | str) -> Callable[[], Ca
                 f"no usable MuQ-MuLan model (needed to compute a style that is not cached): {problem}",
                 fix or f"download it: {_style_downloads(None)}",
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        hub_env.settle()
         try:
             from muq import MuQMuLan
         except ImportError as exc:
@@ -188,7 +194,7 @@ def load_diffrhythm(
     from its latents needs only ("vae",); without "dit" the transformer is an Identity placeholder."""
     from runner.tokens import max_frames_for
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_env.settle()
     parts = set(parts)
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
