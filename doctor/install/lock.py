@@ -33,6 +33,7 @@ class Variant:
     index: str | None      # the variant's torch index (None: PyPI's default build is this variant)
     lock: Path
     note: str = ""
+    disk_bytes: int | None = None  # what a built environment takes on disk (measured), for the space check
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,6 @@ class EnvironmentSpec:
     variants: dict[str, Variant]
     import_check: tuple[str, ...]
     checkout_import: bool
-    disk_bytes: int | None
 
     def torch_requirement(self, variant: str) -> str:
         """The torch build of a variant; "" for an environment without torch."""
@@ -68,14 +68,13 @@ def environment_spec(family) -> EnvironmentSpec:
     base = family.path.parent
     try:
         variants = {
-            name: Variant(name, v.get("index"), base / v["lock"], v.get("note", ""))
+            name: Variant(name, v.get("index"), base / v["lock"], v.get("note", ""), v.get("disk_bytes"))
             for name, v in data["variants"].items()
         }
         return EnvironmentSpec(
             python=str(data["python"]), platform=str(data.get("platform", "x86_64-manylinux_2_28")),
             torch=str(data.get("torch") or ""), inputs=base / data["inputs"], variants=variants,
             import_check=tuple(data.get("import_check", ())), checkout_import=bool(data.get("checkout_import", True)),
-            disk_bytes=data.get("disk_bytes"),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise SpecError(f"{where}: {exc!r} is missing or malformed") from exc

@@ -25,7 +25,7 @@ from doctor.install import environment as env_mod
 from doctor.install.hub_fetch import present
 from doctor.install.lock import PYPI, EnvironmentSpec, SpecError, environment_spec
 from doctor.install.reach import Reach, hub_endpoint
-from doctor.install.weights import OFFLINE_ROUTES, wanted_files
+from doctor.install.weights import OFFLINE_ROUTES, download_commands, wanted_files
 from doctor.units import gib
 from runner import locations
 from runner.family import install_layout
@@ -161,6 +161,13 @@ def plan_environment(opts: InstallOptions, spec: EnvironmentSpec, variant: str, 
              (", the checkout's model code" if spec.checkout_import else "") + ")")
     if env_mod.up_to_date(layout.venv, lock) and not opts.repair:
         return Plan(fix_id, title, notes=notes, done_reason=f"{layout.venv} was built from this lock and checked")
+    if v.disk_bytes:
+        where = _existing(layout.root)
+        free = shutil.disk_usage(where).free
+        notes += (f"space: about {gib(v.disk_bytes)} for the environment (measured), {gib(free)} free in {where}",)
+        if v.disk_bytes > free:
+            return Plan(fix_id, title, notes=notes, blocked=f"too little space: the environment takes about "
+                        f"{gib(v.disk_bytes)}, {gib(free)} is free in {where}")
     if checkout is None and spec.checkout_import:
         return Plan(fix_id, title, notes=notes, blocked="needs the checkout first (its model code is part of the "
                     "import check)")
@@ -214,7 +221,8 @@ def plan_weights(opts: InstallOptions, cache: Path, reach: Reach) -> tuple[Plan,
     if need > free:
         return Plan(fix_id, title, notes=notes, blocked=f"too little space: {space}"), need
     if reach.hub:
-        return Plan(fix_id, title, notes=notes, blocked=f"{reach.hub}; {OFFLINE_ROUTES}"), need
+        return Plan(fix_id, title, notes=notes, blocked=f"{reach.hub}; {OFFLINE_ROUTES}; on a connected machine: "
+                    + "; ".join(download_commands(opts.family, todo))), need
     args = ["--cache", str(cache)]
     if opts.repair:
         args.append("--verify")

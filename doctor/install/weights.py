@@ -43,8 +43,12 @@ def wanted_files(family, optional: bool = False) -> list[Wanted]:
     ]
 
 
-def missing(family, cache: Path, verify: bool = False, optional: bool = False) -> list[Wanted]:
-    return [w for w in wanted_files(family, optional) if present(cache, w, verify) is None]
+def download_commands(family, todo: list[Wanted]) -> list[str]:
+    """`hf download REPO FILES...` for every role with missing files, listing each of its files (the one remedy)."""
+    from runner.family import hf_download_command
+
+    repos = {w.repo for w in todo}
+    return [hf_download_command(role) for role in family.weights if role.repo in repos]
 
 
 def install_weights(family, cache: Path, events: Events, out: TextIO, *, verify: bool = False,
@@ -58,7 +62,8 @@ def install_weights(family, cache: Path, events: Events, out: TextIO, *, verify:
     try:
         remotes = [remote(w) for w in todo]
     except FetchError as exc:
-        out.write(f"  cannot download: {exc}\n  {OFFLINE_ROUTES}\n")
+        out.write(f"  cannot download: {exc}\n  {OFFLINE_ROUTES}; on a connected machine:\n")
+        out.writelines(f"    {command}\n" for command in download_commands(family, todo))
         events.emit("download_refused", repo=None, file=None, message=str(exc))
         return EXIT_ENVIRONMENT
     cache.mkdir(parents=True, exist_ok=True)
