@@ -149,3 +149,19 @@ def test_offline_route_a_copied_cache(light, wheelhouse, hub, tmp_path):
     assert done.returncode == 0, done.stdout
     assert len([e for e in hub.log if e[0] == "GET"]) == gets
     assert config(env)["models"] == {"dir": str(copied)}
+
+
+def test_a_changed_checkout_is_refused_then_repaired_aside(light, wheelhouse, tmp_path):
+    family, env = light
+    assert drdoctor(env, *install_args(wheelhouse)).returncode == 0
+    checkout = tmp_path / "data" / "diffrhythm-1.2" / "checkout"
+    (checkout / "model" / "dit.py").write_text("broken = True\n", encoding="utf-8")
+    plain = drdoctor(env, *install_args(wheelhouse))
+    assert plain.returncode == 3, plain.stdout
+    assert "1 tracked file(s) changed: model/dit.py" in plain.stdout and "--repair" in plain.stdout
+    repaired = drdoctor(env, *install_args(wheelhouse, "--repair"))
+    assert repaired.returncode == 0, repaired.stdout
+    assert git("status", "--porcelain", cwd=checkout) == ""
+    assert git("rev-parse", "HEAD", cwd=checkout) == family.data["upstream"]["commit"]
+    aside = [p for p in checkout.parent.iterdir() if p.name.startswith("checkout.drdoctor-")]
+    assert len(aside) == 1 and (aside[0] / "model" / "dit.py").read_text() == "broken = True\n"  # kept, not deleted
