@@ -4,6 +4,7 @@ package that fails. Each keeps what was done, says what happened, and records no
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -173,3 +174,16 @@ def test_a_package_that_fails_to_install_leaves_the_previous_environment(light, 
     still = subprocess.run([str(env_link / "bin" / "python"), "-c", "import ddtiny_beta; print(ddtiny_beta.ALPHA)"],
                            capture_output=True, text=True, timeout=60)
     assert still.stdout.strip() == "alpha 1.0", still.stderr
+
+
+def test_torch_index_unreachable_is_named(light, wheelhouse, tmp_path):
+    family, env = light
+    data = json.loads(family.path.read_text(encoding="utf-8"))
+    data["environment"]["variants"]["cpu"]["index"] = "http://127.0.0.1:9/whl/cpu"  # where its torch would come from
+    family.path.write_text(json.dumps(data), encoding="utf-8")
+    done = drdoctor(env, "install", "--yes", "--no-check", "--torch-variant", "cpu")
+    assert done.returncode == 3, done.stdout
+    assert "a package index cannot be reached: " in done.stdout and "http://127.0.0.1:9/whl/cpu" in done.stdout
+    assert "--find-links DIR" in done.stdout  # the offline route
+    assert not (tmp_path / "data" / "diffrhythm-1.2" / "env").exists()
+    assert (tmp_path / "data" / "diffrhythm-1.2" / "checkout").is_dir()  # the rest went ahead
