@@ -31,9 +31,13 @@ def _fake_numpy(venv: Path, who: str) -> None:
 def test_an_installed_wheel_puts_only_the_runner_on_the_path(tmp_path):
     # Before: PYTHONPATH was the package's parent, i.e. drdoctor's site-packages, so its numpy (or torch,
     # packaging, ...) shadowed the DiffRhythm environment's.
-    wheels = tmp_path / "wheels"
+    source, wheels = tmp_path / "source", tmp_path / "wheels"  # built from a copy: no build/ left in the repo
+    for part in ("doctor", "runner"):
+        shutil.copytree(REPO / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(REPO)], check=True, timeout=300, capture_output=True)
+                    str(source)], check=True, timeout=300, capture_output=True)
     (wheel,) = wheels.glob("drdoctor-*.whl")
     doctor_venv, diffrhythm_venv = tmp_path / "drdoctor-venv", tmp_path / "diffrhythm-env"
     subprocess.run([sys.executable, "-m", "venv", str(doctor_venv)], check=True, timeout=300)
