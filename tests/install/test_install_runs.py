@@ -126,7 +126,7 @@ def test_adopted_checkout_is_never_modified(light, wheelhouse, upstream, tmp_pat
 
 
 def test_big_downloads_ask_first_and_no_terminal_means_no(light, wheelhouse, hub, tmp_path):
-    family, env = light
+    _, env = light
     # package sources that are not a local wheel folder: building the environment counts as a big download
     done = drdoctor(env, "install", "--no-check", "--torch-variant", "cpu", "--index-url", f"{hub.url}/simple")
     assert done.returncode == 2, done.stdout
@@ -139,7 +139,7 @@ def test_big_downloads_ask_first_and_no_terminal_means_no(light, wheelhouse, hub
 
 
 def test_offline_route_a_copied_cache(light, wheelhouse, hub, tmp_path):
-    family, env = light
+    _, env = light
     assert drdoctor(env, *install_args(wheelhouse)).returncode == 0
     copied = tmp_path / "copied-cache"
     shutil.copytree(tmp_path / "hf", copied, symlinks=True)
