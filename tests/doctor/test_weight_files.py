@@ -6,7 +6,15 @@ import pickle
 
 import pytest
 from doctor_machines import build_root, checkup, finding, make_venv
-from weight_fixtures import family_weights, hf_put, safetensors, sized, torch_legacy, torch_zip, torchscript
+from weight_fixtures import (
+    family_weights,
+    hf_put,
+    safetensors,
+    sized,
+    torch_legacy,
+    torch_zip,
+    torchscript,
+)
 
 from runner.family import family
 from runner.weight_files import judge, sniff
