@@ -206,13 +206,20 @@ def _plain_copies(role: WeightRole, folder: Path) -> list[Copy]:
     return copies
 
 
+def _in_cache(folder: Path) -> dict[str, object]:
+    """For a snapshot folder (…/models--ORG--NAME/snapshots/REV): its cache, repository and revision."""
+    repo = repo_of_folder(folder.parent.parent.name) if folder.parent.name == "snapshots" else None
+    return {"cache": folder.parents[2], "repo": repo, "revision": folder.name} if repo else {}
+
+
 def _configured_copy(role: WeightRole, path: Path) -> Copy | None:
+    """A path from the config (what `models.paths` records: often a snapshot, which keeps its cache)."""
     kind = f"config [models] {role.config_key}"
-    if path.is_dir():
-        return _folder_copy(role, path, kind, None) or Copy(role, {}, kind, None, path)
-    if role.whole_repo:
-        return _folder_copy(role, path.parent, kind, None) or Copy(role, {}, kind, None, path.parent)
-    return Copy(role, {role.files[0].name: path}, kind)
+    folder = path if path.is_dir() else path.parent
+    where = _in_cache(folder)
+    if path.is_dir() or role.whole_repo:
+        return _folder_copy(role, folder, kind, None, **where) or Copy(role, {}, kind, None, folder, **where)  # type: ignore[arg-type]
+    return Copy(role, {role.files[0].name: path}, kind, None, None, **where)  # type: ignore[arg-type]
 
 
 def find(role: WeightRole, where: Places) -> Found:

@@ -114,6 +114,16 @@ def test_whole_repositories_need_every_file_in_one_cache(tmp_path):
             "model.safetensors") in got.style_problem
 
 
+def test_configured_snapshots_keep_their_cache_for_muq(tmp_path):
+    # what `drdoctor fix models.paths` records: each role's snapshot folder; MuQ-MuLan still finds its two helpers
+    cache = tmp_path / "hub-elsewhere"
+    links = style_models(cache, revision="rev9")
+    configured = ModelPaths(muq=links["muq/config.json"].parent, muq_audio=links["muq_audio/config.json"].parent,
+                            xlmr=links["xlmr/config.json"].parent)
+    got = resolve(None, configured, 2048, need_cfm=False, need_vae=False)
+    assert got.style_problem == "" and got.style_cache == cache and got.muq_revision == "rev9"
+
+
 def test_an_alternative_weight_name_serves(tmp_path):
     cache = tmp_path / "pre"
     hf_put(cache, "OpenMuQ/MuQ-MuLan-large", "config.json", b"{}")
