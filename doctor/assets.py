@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from runner.family import Family, WeightRole, family
+from runner.family import WeightRole, family
 
 ASSETS_PATH = Path(__file__).parent / "data" / "assets.json"
 
@@ -38,10 +38,6 @@ def assets() -> dict:
         espeak_voices_why=fam.espeak_why,
     )
     return merged
-
-
-def the_family() -> Family:
-    return family()
 
 
 def weight(asset_id: str) -> dict:
