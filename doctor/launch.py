@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,9 +38,18 @@ def pick_python(explicit: str | None, config: dict[str, Any]) -> str:
 
 def runner_path(env: dict[str, str] | None = None) -> Path:
     """A folder holding only `runner` (a link to our package; a copy where links cannot be made), made once per
-    install location: what goes on the target interpreter's PYTHONPATH."""
+    install location: what goes on the target interpreter's PYTHONPATH. In drdoctor's cache folder, else (an
+    unwritable cache) in the system's temporary folder."""
     tag = hashlib.sha256(str(PACKAGE_ROOT).encode()).hexdigest()[:12]
-    folder = locations.cache_dir(env) / "runner-path" / tag
+    for base in (locations.cache_dir(env) / "runner-path", Path(tempfile.gettempdir()) / f"drdoctor-{os.getuid()}"):
+        try:
+            return _runner_folder(base / tag)
+        except OSError:
+            continue
+    raise LaunchError("no folder to put the runner in: drdoctor's cache folder and the temporary folder are not writable")
+
+
+def _runner_folder(folder: Path) -> Path:
     target = folder / "runner"
     if target.is_symlink() and target.resolve() == (PACKAGE_ROOT / "runner").resolve():
         return folder

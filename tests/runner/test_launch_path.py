@@ -117,3 +117,18 @@ def test_the_container_is_offline_whatever_the_config_says():
 
     assert hub_env.variables(False, {"HF_HUB_OFFLINE": "0"}, network=False) == {"HF_HUB_OFFLINE": "1",
                                                                                "TRANSFORMERS_OFFLINE": "1"}
+
+
+def test_an_unusable_cache_folder_falls_back_to_the_temporary_folder(tmp_path, monkeypatch):
+    from doctor.launch import runner_path
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    folder = runner_path({"XDG_CACHE_HOME": str(blocker), "HOME": str(tmp_path)})
+    assert folder.is_relative_to(tmp_path / "tmp") and (folder / "runner" / "family.py").is_file()
+    assert sorted(p.name for p in folder.iterdir()) == ["runner"]  # nothing else importable from there
