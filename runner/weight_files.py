@@ -20,7 +20,7 @@ LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 LFS_POINTER_MAX_BYTES = 1024
 # torch.save's legacy (pre-1.6, non-zip) format opens with a pickled magic number (protocol 2, LONG1 of 10 bytes)
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-JSON_PARSE_LIMIT = 64 << 20  # configs and tokenizers are parsed whole (truncation shows); larger ones are not
+JSON_PARSE_LIMIT = 1 << 20  # configs are parsed whole; larger JSON (a 9 MB tokenizer.json: ~1 s) only has its end read
 
 KIND_TEXT = {
     "missing": "missing",
@@ -107,8 +107,14 @@ def _safetensors_kind(path: Path, head: bytes, size: int) -> tuple[str, str] | N
 
 
 def _json_kind(path: Path, size: int) -> tuple[str, str]:
-    if size > JSON_PARSE_LIMIT:
-        return "json", ""
+    if size > JSON_PARSE_LIMIT:  # a cut file ends mid-value, not with the closing bracket
+        try:
+            with path.open("rb") as handle:
+                handle.seek(max(size - 64, 0))
+                tail = handle.read().rstrip()
+        except OSError as exc:
+            return "json_damaged", exc.strerror or str(exc)
+        return ("json", "") if tail.endswith((b"}", b"]")) else ("json_damaged", "it ends mid-way: truncated")
     try:
         json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:

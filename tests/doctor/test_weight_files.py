@@ -70,3 +70,11 @@ def test_the_doctor_says_what_a_misplaced_file_really_is(tmp_path):
     vae = finding(report, "models.vae")
     assert vae.status.value == "fail" and "a plain Python pickle, not a torch checkpoint" in vae.title
     assert finding(report, "models.muq").status.value == "ok"
+
+
+def test_a_large_json_file_is_judged_by_its_end(tmp_path):
+    big = tmp_path / "tokenizer.json"
+    big.write_bytes(b'{"vocab": [' + b'["tok", -1.0], ' * 200_000 + b'["end", 0.0]]}\n')
+    assert big.stat().st_size > 1 << 20 and sniff(big).kind == "json"
+    big.write_bytes(big.read_bytes()[:-40])  # cut
+    assert sniff(big).kind == "json_damaged"
