@@ -1,6 +1,7 @@
 """A real DiffRhythm checkout + local weights -> `Components` for the pipeline.
 
-Never touches the network: HF_HUB_OFFLINE=1 is set before anything from Hugging Face is imported.
+The weights come from the one resolver (runner.model_paths -> runner.hf_cache); HF_HUB_OFFLINE is settled
+(runner.hub_env: offline unless the launcher allowed look-ups) before anything from Hugging Face is imported.
 Every file read is fingerprinted into `Components.files`.
 """
 
