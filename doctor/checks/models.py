@@ -14,6 +14,9 @@ from doctor.units import gib
 from runner.family import hf_download_command
 
 
+ELSEWHERE = " (or point drdoctor at a good copy with --models / [models] in the config)"
+
+
 def describe_file(f: FileState) -> str:
     return f"{f.path} ({gib(f.size)})" if f.ok else f"{f.path}: {f.problem}"
 
@@ -34,7 +37,7 @@ def download_hint(w: WeightFacts, copy: CopyFacts | None = None) -> str:
     else:
         partial_cache = str(PurePosixPath(w.incomplete[0]).parents[2]) if w.incomplete else None  # …/models--X/blobs/f
         command = hf_download_command(role, partial_cache)
-    return f"`{command}` (or point drdoctor at a good copy with --models / [models] in the config)"
+    return f"`{command}`{ELSEWHERE}"
 
 
 def weight_finding(check_id: str, w: WeightFacts, facts: Facts, say_where: bool = True) -> Finding:
@@ -97,8 +100,9 @@ def muq(facts: Facts) -> Finding:
                 for i, r in enumerate(("muq", "muq_audio", "xlmr"))]
     order = ["ok", "info", "skip", "warn", "fail"]
     worst = max(findings, key=lambda f: order.index(f.status.value))
-    return Finding("models.muq", worst.status, " | ".join(f.title for f in findings),
-                   " ".join(f.detail for f in findings if f.detail), worst.fix)
+    details = [f.detail for f in findings if f.detail]
+    detail = "; ".join(d.replace(ELSEWHERE, "") for d in details) + (ELSEWHERE if any(ELSEWHERE in d for d in details) else "")
+    return Finding("models.muq", worst.status, " | ".join(f.title for f in findings), detail, worst.fix)
 
 
 @check("models.assets", "checkout")
