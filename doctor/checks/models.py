@@ -13,7 +13,6 @@ from doctor.probes.models import CopyFacts, WeightFacts
 from doctor.units import gib
 from runner.family import hf_download_command
 
-
 ELSEWHERE = " (or point drdoctor at a good copy with --models / [models] in the config)"
 
 
