@@ -19,11 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from doctor import config as config_file
+from doctor import discovery
 from doctor.checks import CHECKS, Check
 from doctor.facts import Facts
 from doctor.findings import Finding, Status
-from doctor import discovery
-from doctor.probes import diffrhythm, docker, gpu, hub, integrity, memory, models, nvml, platform, python_env, tools
+from doctor.probes import (
+    diffrhythm,
+    docker,
+    gpu,
+    hub,
+    integrity,
+    memory,
+    models,
+    nvml,
+    platform,
+    python_env,
+    tools,
+)
 from doctor.probes._fs import SYSTEM_ROOT
 
 
@@ -73,9 +85,8 @@ def _tasks(options: CheckupOptions) -> dict[str, Callable[[], dict[str, Any]]]:
     env = dict(os.environ if options.env is None else options.env)
     config = config_file.load() if options.config is None else options.config
     nvml_source = options.nvml or (nvml.live if root == SYSTEM_ROOT else _no_nvml)
-    python, _ = discovery.find_python(root, options.python, config_file.get(config, "diffrhythm", "python"), env)
-    models_dirs = [diffrhythm.expand(d, env) for d in (options.models, config_file.get(config, "models", "dir")) if d]
-    config_models = config.get("models", {}) if isinstance(config.get("models"), dict) else {}
+    target = discovery.discover(root, python=options.python, models=options.models, config=config, env=env)
+    python, models_dirs, config_models = target.python, list(target.models_dirs), dict(target.models)
 
     def install() -> dict[str, Any]:
         checkout = diffrhythm.probe(root, options.diffrhythm, config_file.get(config, "diffrhythm", "root"), env)

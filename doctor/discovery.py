@@ -29,8 +29,8 @@ class Target:
     tried: tuple[str, ...]  # places looked at that hold no checkout
     python: str  # the interpreter to run the runner with
     python_source: str
-    models_dirs: tuple[str, ...]  # --models, then [models] dir
-    models: Mapping[str, str]  # the config's [models] per-role paths (config_key -> path)
+    models_dirs: tuple[str, ...]  # --models, else [models] dir
+    models: Mapping[str, str]  # the config's [models] per-role paths (config_key -> path); none with --models
 
 
 def _expand(path: str, env: Mapping[str, str]) -> str:
@@ -90,6 +90,8 @@ def discover(root: Path = Path("/"), *, diffrhythm: str | None = None, python: s
     checkout, source, tried = find_checkout(root, diffrhythm, config_mod.get(config, "diffrhythm", "root"), env, family_id)
     interpreter, python_source = find_python(root, python, config_mod.get(config, "diffrhythm", "python"), env, family_id)
     table = config.get("models") if isinstance(config.get("models"), dict) else {}
-    dirs = [_expand(d, env) for d in (models, table.get("dir")) if isinstance(d, str) and d]
+    if models:  # a models folder given on the command line replaces the config's whole [models] table
+        table = {"dir": models}
+    dirs = [_expand(table["dir"], env)] if isinstance(table.get("dir"), str) and table["dir"] else []
     per_role = {k: v for k, v in table.items() if k != "dir" and isinstance(v, str) and v}
-    return Target(checkout, source, tried, interpreter, python_source, tuple(dict.fromkeys(dirs)), per_role)
+    return Target(checkout, source, tried, interpreter, python_source, tuple(dirs), per_role)

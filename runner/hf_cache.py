@@ -6,9 +6,10 @@ FILE` -> `blobs/<etag>`), and both names of an interrupted download: `<blob>.inc
 before 1.0) and `<blob>.<8 hex>.incomplete` (2.x, one per process). Torch-free and stdlib-only: the doctor's
 probe, the fixes, the installer and the runner all call it; none of them walks a cache by itself.
 
-Where it looks, in order: `--models` folders (each both a cache and a plain folder), the config's per-role
-paths and `[models] dir`, the checkout's `pretrained/` (upstream's `cache_dir="./pretrained"`), then the
-Hugging Face hub cache (`runner.locations.hf_hub_cache`).
+Where it looks, in order: a path given for the role itself (`--model-file ROLE=PATH`, the config's
+`[models] ROLE`), the models folders (`--models`, else the config's `[models] dir`; each both a cache and a
+plain folder), the checkout's `pretrained/` (upstream's `cache_dir="./pretrained"`), then the Hugging Face
+hub cache (`runner.locations.hf_hub_cache`).
 """
 
 from __future__ import annotations

@@ -9,8 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from doctor_machines import HOME, build_root, checkup, finding, make_venv, sparse, status
+from doctor_machines import (
+    HOME,
+    build_root,
+    checkup,
+    finding,
+    make_venv,
+    sparse,
+    status,
+)
 from weight_fixtures import family_weights, sized, torch_zip, torchscript
 
 from doctor.assets import assets
@@ -311,11 +318,14 @@ def test_weights_in_a_plain_models_folder_and_a_configured_path(tmp_path):
     sized(weights / "DiffRhythm-1_2" / "cfm_model.pt", torch_zip(), assets()["weights"][0]["min_bytes"])
     sparse(weights / "vae_model.pt", 1000)  # zeros: no format at all
     sized(root / "srv/vae.pt", torchscript(), 50_000_000)
-    report = checkup(root, make_venv(tmp_path / "venv", None), models="/data/weights",
-                     config={"models": {"vae": "/srv/vae.pt"}})
+    config = {"models": {"dir": "/data/weights", "vae": "/srv/vae.pt"}}
+    report = checkup(root, make_venv(tmp_path / "venv", None), config=config)
     assert finding(report, "models.cfm").status.value == "ok"
     assert "/data/weights/DiffRhythm-1_2/cfm_model.pt" in finding(report, "models.cfm").title
     vae = finding(report, "models.vae")
     # The configured copy is good and is listed first; the truncated one is named so it can be removed.
     assert vae.status.value == "warn" and vae.title.index("/srv/vae.pt") < vae.title.index("/data/weights/vae_model.pt")
     assert "/data/weights/vae_model.pt: not a format any loader reads" in vae.title
+    # a --models folder on the command line replaces the config's [models] table, as `drdoctor generate` does
+    flagged = checkup(root, make_venv(tmp_path / "venv2", None), models="/data/weights", config=config)
+    assert finding(flagged, "models.vae").status.value == "fail" and "/srv/vae.pt" not in finding(flagged, "models.vae").title
