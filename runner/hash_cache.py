@@ -56,7 +56,7 @@ def sha256(path: Path | str, *, rehash: bool = False, env: Mapping[str, str] | N
     digest = sha256_file(real)
     after = _stamp(real.stat())
     if after == stamp:  # not written to while it was read: safe to remember
-        cache = _load(store)  # another process may have added entries meanwhile
+        cache = {k: v for k, v in _load(store).items() if os.path.exists(k)}  # re-read (another process), pruned
         cache[str(real)] = {"stamp": stamp, "sha256": digest}
         try:
             write_text_atomic(store, json.dumps(cache, indent=0, sort_keys=True))
