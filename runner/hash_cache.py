@@ -3,7 +3,7 @@
 Hashing gigabytes takes seconds to minutes, so a digest is kept in `<cache_dir>/sha256.json`, keyed by the
 file's real path. It is reused only while the file's inode, size, mtime AND inode change time (ctime) are
 all unchanged: bytes rewritten in place with the old mtime put back (`touch -r`, `os.utime`) still move
-the ctime, which no user call can set back. `rehash=True` ignores the cache.
+the ctime, which no user call can set back.
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256(path: Path | str, *, rehash: bool = False, env: Mapping[str, str] | None = None) -> str:
+def sha256(path: Path | str, *, env: Mapping[str, str] | None = None) -> str:
     """The file's SHA-256 (OSError when it cannot be read), from the cache while the file is unchanged."""
     real = Path(os.path.realpath(path))
     stamp = _stamp(real.stat())
     store = cache_file(env)
     cache = _load(store)
     entry = cache.get(str(real))
-    if not rehash and isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("sha256"), str):
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("sha256"), str):
         return entry["sha256"]
     digest = sha256_file(real)
     after = _stamp(real.stat())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import locations
-from runner.family import Family, WeightFile, WeightRole
+from runner.family import WeightFile, WeightRole
 from runner.weight_files import Verdict, judge
 
 PARTIAL_NAME = re.compile(r"^(?P<blob>[0-9a-f]{40}|[0-9a-f]{64})(?:\.(?P<process>[0-9a-f]{8}))?\.incomplete$")
@@ -76,10 +76,6 @@ class Copy:
     @property
     def source(self) -> str:
         return f"{self.kind} {self.place}" if self.place is not None else self.kind
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.role.files if f.name not in self.files)
 
     @property
     def path(self) -> Path:
@@ -239,10 +235,6 @@ def find(role: WeightRole, where: Places) -> Found:
         unique.setdefault(tuple(sorted((k, str(v)) for k, v in copy.files.items())) or (str(copy.folder),), copy)
     found_partials = [p for cache in where.all_caches for repo in role.repos for p in partials(cache, repo)]
     return Found(role, tuple(unique.values()), tuple(dict.fromkeys(found_partials)))
-
-
-def find_family(fam: Family, where: Places) -> dict[str, Found]:
-    return {role.id: find(role, where) for role in fam.weights}
 
 
 def searched(where: Places) -> list[str]:
