@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from doctor import config as config_file
+from doctor import discovery
 from doctor.checks import CHECKS, Check
 from doctor.facts import Facts
 from doctor.findings import Finding, Status
@@ -69,9 +70,8 @@ def _tasks(options: CheckupOptions) -> dict[str, Callable[[], dict[str, Any]]]:
     env = dict(os.environ if options.env is None else options.env)
     config = config_file.load() if options.config is None else options.config
     nvml_source = options.nvml or (nvml.live if root == SYSTEM_ROOT else _no_nvml)
-    python = options.python or config_file.get(config, "diffrhythm", "python")
-    models_dirs = [diffrhythm.expand(d, env) for d in (options.models, config_file.get(config, "models", "dir")) if d]
-    config_models = config.get("models", {}) if isinstance(config.get("models"), dict) else {}
+    target = discovery.discover(root, python=options.python, models=options.models, config=config, env=env)
+    python, models_dirs, config_models = target.python, list(target.models_dirs), dict(target.models)
 
     def install() -> dict[str, Any]:
         checkout = diffrhythm.probe(root, options.diffrhythm, config_file.get(config, "diffrhythm", "root"), env)

@@ -13,6 +13,7 @@ from doctor import __version__
 
 # name -> (module with `main(argv) -> int`, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "install": ("doctor.commands.install", "install DiffRhythm: checkout, environment, weights, config"),
     "check": ("doctor.commands.check", "inspect this machine and the DiffRhythm install"),
     "fix": ("doctor.commands.fix", "plan and apply fixes for what the checkup found"),
     "generate": ("doctor.commands.generate", "make a song with the hardened runner"),

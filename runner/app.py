@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from runner import artifacts
+from runner import artifacts, hub_env
 from runner.emit import Emitter, claim_stdout
 from runner.errors import BadInput, RunError
 from runner.outcome import outcome_for
@@ -22,9 +22,8 @@ PATH_FIELDS = ("lyrics", "ref_audio", "style_embedding", "style_from", "edit", "
 
 
 def offline_environment() -> None:
-    """No network look-ups from Hugging Face libraries: every file must already be here."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """No network look-ups from Hugging Face libraries unless the launcher allowed them (runner.hub_env)."""
+    hub_env.settle()
 
 
 def absolute(request: Request) -> Request:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import BadInput
+from runner.family import family
 
 DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
-MODEL_ROLES = ("cfm", "cfm_full", "vae", "muq")
+MODEL_ROLES = tuple(role.config_key for role in family().weights)  # the family data's weight roles
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 # options that a `--resume` run may change; everything else comes from the saved request

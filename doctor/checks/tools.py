@@ -51,11 +51,10 @@ def espeak(facts: Facts) -> Finding:
 @check("hf.offline", "hub", "models")
 def hf_offline(facts: Facts) -> Finding:
     h = facts.hub
-    complete = all(facts.models.weight(i).ok for i in ("vae", "muq", "xlmr")) and (
-        facts.models.weight("cfm").ok or facts.models.weight("cfm_full").ok)
+    complete = facts.models.complete
     setting = f"HF_HUB_OFFLINE={h.env_offline}" if h.env_offline is not None else (
         f"config [run] hf_hub_offline = {str(h.config_offline).lower()}" if h.config_offline is not None else "HF_HUB_OFFLINE not set")
-    if h.offline:
+    if h.explicit and h.offline:
         if complete:
             return Finding("hf.offline", Status.OK, f"{setting}: the weights load from the local cache")
         return Finding("hf.offline", Status.WARN, f"{setting}, but some weights are missing",
@@ -63,6 +62,7 @@ def hf_offline(facts: Facts) -> Finding:
     if complete:
         return Finding("hf.offline", Status.WARN, f"{setting}: every run asks the Hugging Face Hub first",
                        "Upstream's hf_hub_download looks up each file online even when the cache is complete; offline or "
-                       "behind a proxy that fails. Set HF_HUB_OFFLINE=1 (drdoctor can set it for its runs).",
+                       "behind a proxy that fails (drdoctor's own runs are offline unless told otherwise). Set HF_HUB_OFFLINE=1, "
+                       "or let `drdoctor fix hf.offline` record it in drdoctor's config.",
                        fix="hf.offline")
     return Finding("hf.offline", Status.INFO, f"{setting}: missing weights can still be downloaded")

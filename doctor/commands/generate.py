@@ -12,9 +12,11 @@ import sys
 from typing import Any
 
 from doctor import config as config_mod
-from doctor.launch import ForwardSigint, LaunchError, RunnerProcess, diagnose_no_events, pick_python
+from doctor.discovery import Target, discover
+from doctor.launch import ForwardSigint, LaunchError, RunnerProcess, diagnose_no_events
 from doctor.run_view import RunView
 from runner.events import ExitCode
+from runner.request import MODEL_ROLES
 
 RUNNER_HELP = """runner options (passed through to `python -m runner`):
   --lyrics SONG.lrc            timed lyrics, or plain lines timed over the song (none: instrumental)
@@ -45,21 +47,20 @@ def _has(args: list[str], option: str) -> bool:
     return any(a == option or a.startswith(option + "=") for a in args)
 
 
-def runner_args(rest: list[str], config: dict[str, Any]) -> list[str]:
-    """The runner's arguments: the user's, plus checkout and models from the config when missing."""
+def runner_args(rest: list[str], config: dict[str, Any], target: Target | None = None) -> list[str]:
+    """The runner's arguments: the user's, plus the checkout and models `doctor.discovery` finds (the same
+    discovery `drdoctor check` reports) when missing."""
     args = list(rest)
     if _has(args, "--bundle") or _has(args, "--resume"):
         return args
-    root = config_mod.get(config, "diffrhythm", "root")
-    if root and not _has(args, "--diffrhythm"):
-        args += ["--diffrhythm", str(root)]
+    target = target or discover(config=config)
+    if target.checkout and not _has(args, "--diffrhythm"):
+        args += ["--diffrhythm", target.checkout]
     if not _has(args, "--models") and not _has(args, "--model-file"):
-        models = config.get("models") if isinstance(config.get("models"), dict) else {}
-        if models.get("dir"):
-            args += ["--models", str(models["dir"])]
-        for role in ("cfm", "cfm_full", "vae", "muq"):
-            if models.get(role):
-                args += ["--model-file", f"{role}={models[role]}"]
+        if target.models_dirs:
+            args += ["--models", target.models_dirs[0]]
+        args += [item for key, path in target.models.items() if key in MODEL_ROLES
+                 for item in ("--model-file", f"{key}={path}")]
     return args
 
 
@@ -70,9 +71,15 @@ def main(argv: list[str]) -> int:
     except config_mod.ConfigError as exc:
         print(f"drdoctor generate: {exc}", file=sys.stderr)
         return int(ExitCode.BAD_INPUT)
-    python = pick_python(ns.python, config)
+    target = discover(python=ns.python, config=config)
+    args = runner_args(rest, config, target)
+    if not any(_has(args, o) for o in ("--diffrhythm", "--bundle", "--resume")):
+        print("drdoctor generate: no DiffRhythm checkout found; looked in " + ", ".join(target.tried)
+              + "\n  what to do: run `drdoctor install`, or give --diffrhythm DIR (or set [diffrhythm] root in the config)",
+              file=sys.stderr)
+        return int(ExitCode.ENVIRONMENT)
     try:
-        runner = RunnerProcess(python, runner_args(rest, config))
+        runner = RunnerProcess(target.python, args)
     except LaunchError as exc:
         print(f"drdoctor generate: {exc}\n  what to do: run `drdoctor check` (is [diffrhythm] python right?)",
               file=sys.stderr)

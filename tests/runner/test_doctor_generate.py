@@ -72,10 +72,13 @@ def test_generate_forwards_ctrl_c(tmp_path, bundle_dir):
     assert parse_stdout(rest)[-1]["exit_code"] == 130
 
 
-def test_config_fills_checkout_and_models():
-    config = {"diffrhythm": {"root": "/opt/DiffRhythm"}, "models": {"dir": "/m", "vae": "/v/vae.pt"}}
+def test_config_fills_checkout_and_models(tmp_path):
+    checkout = tmp_path / "DiffRhythm"
+    (checkout / "model").mkdir(parents=True)
+    (checkout / "model" / "cfm.py").write_text("# the marker of a checkout\n")
+    config = {"diffrhythm": {"root": str(checkout)}, "models": {"dir": "/m", "vae": "/v/vae.pt"}}
     assert runner_args(["--style", "x"], config) == [
-        "--style", "x", "--diffrhythm", "/opt/DiffRhythm", "--models", "/m", "--model-file", "vae=/v/vae.pt"]
+        "--style", "x", "--diffrhythm", str(checkout), "--models", "/m", "--model-file", "vae=/v/vae.pt"]
     assert runner_args(["--diffrhythm", "/mine"], config)[:2] == ["--diffrhythm", "/mine"]
     assert "--diffrhythm" not in runner_args(["--bundle", "/b"], config)
 
