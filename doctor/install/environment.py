@@ -5,7 +5,7 @@
 
 Layout under the family's install root (runner.family.install_layout): `env` is a symlink to
 `envs/<variant>-<lock sha256[:12]>-<time>/`. A build goes into a new folder under `envs/`; it is checked
-with doctor.install.import_check in the new interpreter (torch the expected build, every module of the
+with runner.import_check in the new interpreter (torch the expected build, every module of the
 family's import list, the checkout's model code through runner.checkout_import); only then does `env`
 point at it (an atomic symlink replace). A failed build or check removes the new folder: the previous
 environment stays exactly as it was. The folder records what it was built from in `drdoctor-env.json`.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doctor.fixes.context import PipSource
+from doctor.launch import runner_path
 from doctor.install.lock import (
     EnvironmentSpec,
     SpecError,
@@ -35,7 +36,6 @@ from doctor.install.lock import (
 from runner.atomic import write_text_atomic
 
 MARKER = "drdoctor-env.json"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # holds doctor/ and runner/
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 
 
@@ -140,16 +140,17 @@ def base_python(spec: EnvironmentSpec, explicit: str | None) -> str:
 
 def import_check(python: Path, lock: Lock, spec: EnvironmentSpec, checkout: Path | None,
                  timeout: float = 900) -> dict:
-    argv = [str(python), "-m", "doctor.install.import_check", "--variant", lock.variant]
+    argv = [str(python), "-m", "runner.import_check", "--variant", lock.variant]
     if lock.torch:
         argv += ["--torch", lock.torch]
     for name in spec.import_check:
         argv += ["--module", name]
     if spec.checkout_import and checkout is not None:
         argv += ["--checkout", str(checkout)]
-    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), PYTHONNOUSERSITE="1", HF_HUB_OFFLINE="1")
+    # Only the runner on the path: drdoctor's own packages must not make a missing one import.
+    env = dict(os.environ, PYTHONPATH=str(runner_path()), PYTHONNOUSERSITE="1", HF_HUB_OFFLINE="1")
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(PACKAGE_ROOT))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(runner_path()))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"ok": False, "problems": [f"the import check could not run: {exc}"]}
     try:

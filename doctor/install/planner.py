@@ -247,10 +247,6 @@ def plan_config(opts: InstallOptions, checkout: Path | None, cache: Path, assume
 
     path = opts.config_path or config_mod.config_path(opts.env)
     fix_id, title = "install.config", f"record the install in {path}"
-    try:
-        current = config_mod.load(path)
-    except config_mod.ConfigError as exc:
-        return Plan(fix_id, title, blocked=str(exc))
     done = installed_state(opts, checkout, cache)
     updates: dict[str, dict] = {}
     if checkout is not None and ("checkout" in assume or done.checkout):
@@ -262,7 +258,11 @@ def plan_config(opts: InstallOptions, checkout: Path | None, cache: Path, assume
         updates["run"] = {"hf_hub_offline": True}
     if not updates:
         return Plan(fix_id, title, done_reason="nothing is in place yet to record")
-    step = edit(path, config_mod.dumps(config_mod.merged(current, updates)),
+    try:
+        new_text = config_mod.updated_text(path, updates)
+    except config_mod.ConfigError as exc:
+        return Plan(fix_id, title, blocked=str(exc))
+    step = edit(path, new_text,
                 "record the checkout, the environment's python and the models folder; HF_HUB_OFFLINE from now on")
     if step is None:
         return Plan(fix_id, title, done_reason="the config already records this install")

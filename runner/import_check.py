@@ -1,9 +1,10 @@
 """Run INSIDE a newly built environment: does it import what the family needs?
 
-`python -m doctor.install.import_check --torch 2.11.0 --variant cu130 --module muq ... [--checkout DIR]`
-(with drdoctor's folder on PYTHONPATH) prints one JSON object {"ok": bool, "problems": [...], "torch": ...}
+`python -m runner.import_check --torch 2.11.0 --variant cu130 --module muq ... [--checkout DIR]` prints one JSON object {"ok": bool, "problems": [...], "torch": ...}
 and exits 0 only when torch is the expected build, every module imports, and the checkout's model code
-imports through the runner's own importer (runner.checkout_import). Never imported by the doctor itself.
+imports through the runner's own importer (runner.checkout_import). doctor/install/environment.py runs it
+with only the runner on PYTHONPATH (doctor.launch.runner_path), so drdoctor's own packages cannot stand
+in for one the new environment lacks; the doctor never imports it.
 """
 
 from __future__ import annotations
