@@ -16,6 +16,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import os
+import shlex
 import sys
 import types
 from pathlib import Path
@@ -23,7 +24,9 @@ from typing import Callable, Iterator
 
 from runner.errors import EnvironmentProblem
 
-# Files of the checkout's g2p over 4 MiB that a partial copy (or a clone without its large files) lacks.
+UPSTREAM_GIT = "https://github.com/ASLP-lab/DiffRhythm"
+# Files of the checkout's g2p over 4 MiB that a partial copy lacks. Upstream has no git-lfs (no
+# .gitattributes): they are ordinary blobs of its history, so git itself restores them.
 G2P_LARGE_FILES = (
     "g2p/sources/chinese_lexicon.txt",
     "g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
@@ -193,14 +196,23 @@ def g2p_file_problems(root: Path) -> list[str]:
     return found
 
 
+def restore_remedy(root: Path, rels: tuple[str, ...] | list[str]) -> str:
+    """What brings back checkout files that are missing or emptied: git (ordinary blobs, no git-lfs), or a new clone."""
+    clone = f"`git clone {UPSTREAM_GIT}` and point --diffrhythm at it"
+    if (root / ".git").exists():
+        command = shlex.join(["git", "-C", str(root), "checkout", "HEAD", "--", *rels])
+        return (f"restore them from the clone's history: `{command}` (they are ordinary git files, not git-lfs); "
+                f"if git no longer has them, {clone}")
+    return f"{root} is not a git clone, so a copy without its large files cannot be repaired in place: {clone}"
+
+
 def import_g2p(root: Path) -> Callable[[str], list[int]]:
     """The checkout's `chn_eng_g2p` as text -> phone ids (before the +1 shift); EnvironmentProblem if broken."""
     problems = g2p_file_problems(root)
     if problems:
         raise EnvironmentProblem(
             f"the checkout's g2p lacks its large data files: {'; '.join(problems)} (in {root})",
-            f"fetch them: `cd {root} && git lfs install && git lfs pull` (or clone the checkout again); "
-            "an instrumental (no lyrics) still works",
+            restore_remedy(root, G2P_LARGE_FILES) + "; an instrumental (no lyrics) still works",
         )
     _purge(("g2p", "thirdparty"))
     importlib.invalidate_caches()
@@ -210,9 +222,11 @@ def import_g2p(root: Path) -> Callable[[str], list[int]]:
     except ModuleNotFoundError as exc:
         raise _missing_package(exc, "the checkout's g2p", root) from exc
     except FileNotFoundError as exc:
+        missing = Path(str(exc.filename or ""))
+        rel = missing.relative_to(root) if missing.is_absolute() and missing.is_relative_to(root) else missing
         raise EnvironmentProblem(
             f"the checkout's g2p cannot find {exc.filename} (looked up from {root})",
-            f"fetch the checkout's missing files: `cd {root} && git lfs pull` (or clone it again)",
+            restore_remedy(root, [rel.as_posix()]),
         ) from exc
     except ImportError as exc:
         raise EnvironmentProblem(f"the checkout's g2p failed to import: {exc}", ESPEAK_REMEDY) from exc
