@@ -19,6 +19,7 @@ import torch
 from runner.components import SAMPLES_PER_FRAME
 from runner.errors import OutOfMemory
 
+DECODE_WINDOW, DECODE_OVERLAP = 128, 32  # frames: upstream's chunk_size and overlap
 MIN_WINDOW = 16
 
 # on_chunk(done, total) after each window; may raise to stop at that boundary
@@ -71,8 +72,8 @@ def decode(
     latents: torch.Tensor,
     *,
     chunked: bool = True,
-    window: int = 128,
-    overlap: int = 32,
+    window: int = DECODE_WINDOW,
+    overlap: int = DECODE_OVERLAP,
     on_chunk: OnChunk | None = None,
     on_retry: Callable[[str], None] | None = None,
 ) -> torch.Tensor:

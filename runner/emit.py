@@ -2,6 +2,9 @@
 
 `claim_stdout()` moves the process's stdout file descriptor aside for events and points fd 1 (and
 `sys.stdout`) at stderr, so a stray print() in a library can never corrupt the event stream.
+
+A full disk under the run folder never leaves half a line in events.ndjson: the file is cut back to its
+last whole event and no longer written; `check()` then raises the DiskFull once, where the run can stop.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from runner.disk_space import DiskFull, guard
 from runner.events import encode, make_event
 
 
@@ -28,14 +32,37 @@ class Emitter:
         self.run_id = run_id
         self.stream = stream
         self._file: IO[bytes] | None = None
+        self._path: Path | None = None
         self._pending: list[bytes] = []  # events before the run folder exists
+        self.problem: DiskFull | None = None  # the event log could not be written: raised by check()
 
     def attach_folder(self, path: Path) -> None:
         """Append events to `path` (events.ndjson) from now on, starting with those already sent."""
+        self._path = path
         self._file = open(path, "ab", buffering=0)
-        for line in self._pending:
-            self._file.write(line)
-        self._pending.clear()
+        pending, self._pending = self._pending, []
+        for line in pending:
+            self._append(line)
+
+    def _append(self, line: bytes) -> None:
+        assert self._file is not None and self._path is not None
+        whole = self._file.tell()
+        try:
+            with guard(self._path, "the event log"):
+                view = memoryview(line)
+                while view:  # an unbuffered write may write only part of the line
+                    view = view[self._file.write(view) or 0 :]
+        except DiskFull as full:
+            self._file.truncate(whole)
+            self._file.close()
+            self._file = None
+            self.problem = full
+
+    def check(self) -> None:
+        """Raise the event log's DiskFull (once): the run stops there, with exit 3."""
+        problem, self.problem = self.problem, None
+        if problem is not None:
+            raise problem
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = make_event(type_, self.run_id, **fields)
@@ -47,8 +74,8 @@ class Emitter:
             except (BrokenPipeError, OSError):
                 self.stream = None  # the reader went away; keep going, the run folder has it all
         if self._file is not None:
-            self._file.write(line)
-        else:
+            self._append(line)
+        elif self._path is None:
             self._pending.append(line)
         return event
 

@@ -206,7 +206,7 @@ def test_stray_prints_do_not_reach_stdout(tmp_path, bundle_dir):
     code = (
         "import sys, runner.app as a, runner.pipeline as p\n"
         "orig = p.load\n"
-        "def noisy(run):\n    print('hello from a library'); orig(run)\n"
+        "def noisy(*args):\n    print('hello from a library'); return orig(*args)\n"
         "p.load = noisy\n"
         f"sys.exit(a.main(['--bundle', {str(bundle_dir)!r}, '--style', 'x', '--length', '2', "
         f"'--out', {str(tmp_path / 'a.wav')!r}, '--run-dir', {str(tmp_path / 'runs')!r}]))\n"
