@@ -50,6 +50,12 @@ class _RunLog(logging.FileHandler):
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         pass
 
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # its last lines could not be flushed to a full disk
+            pass
+
 
 def _setup_logging(folder: Path) -> logging.Handler:
     log.setLevel(logging.DEBUG)

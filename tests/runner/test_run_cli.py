@@ -177,6 +177,12 @@ def test_lyrics_problems(run_runner, tmp_path):
     latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
     r = run_runner("--lyrics", str(latin1))
     assert r.code == 2 and "UTF-8" in r.error["message"]
+    late = tmp_path / "late.lrc"
+    late.write_text("[00:20.00] late line one\n[00:25.50] late line two\n")
+    r = run_runner("--lyrics", str(late), "--length", "3")  # not an instrumental with exit 0
+    assert r.code == 2 and r.error["stage"] == "lyrics" and not r.out.exists()
+    assert r.error["message"] == (f"lyrics file {late}: every line starts at or after the song's end (3 s), so nothing "
+                                  "would be sung: line 1 at 20 s, line 2 at 25.5 s")
 
 
 def test_unwritable_output_folder(run_runner, tmp_path):
@@ -232,7 +238,8 @@ def test_sigint_mid_sample_then_resume(tmp_path, bundle_dir):
             proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     error = [e for e in events if e["type"] == "error"][0]
-    assert error["stage"] == "sample" and error["code"] == 130 and "--resume" in error["remedy"]
+    assert error["stage"] == "sample" and error["code"] == 130
+    assert error["remedy"].endswith(f"continue this run with --resume {events[0]['folder']}")  # the real folder
     assert max(e["done"] for e in events if e["type"] == "stage_progress") <= 4  # stopped at a step boundary
     assert not (tmp_path / "song.wav").exists()
     folder = events[0]["folder"]
@@ -260,6 +267,8 @@ def test_sigterm_is_cancel_too(tmp_path, bundle_dir):
 def test_timeout_exit_6_then_resume(run_runner, tmp_path):
     r = run_runner("--fault", "slow:0.2", "--timeout", "1.5")
     assert r.code == 6 and r.error["code"] == 6
+    assert r.error["message"] == "ran past --timeout 1.5 s"
+    assert r.error["remedy"].endswith(f"continue this run with --resume {r.folder}")
     assert not r.out.exists()
     resumed = run_runner("--resume", str(r.folder), defaults=False)
     assert resumed.code == 0
