@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, str] | None = None) -> None:
-    """The request's options, every default None (so a caller can tell what was given). `drdoctor container
-    run generate` takes the same ones, with `help_overrides` (option -> help) where a path means a host path."""
+def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                          help_overrides: dict[str, str] | None = None) -> None:
+    """The request's options, every default None (so a caller can tell what was given). `drdoctor generate` and
+    `drdoctor container run generate` show the same ones, with `help_overrides` (option -> help, or
+    argparse.SUPPRESS to hide one) where their meaning differs (a config default, a host path)."""
     overrides = help_overrides or {}
 
     def described(option: str, text: str) -> str:
@@ -130,7 +132,7 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
     p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
-    p.add_argument("--dtype", default=None, choices=DTYPES)
+    p.add_argument("--dtype", default=None, choices=DTYPES, help="precision (default auto: the device's best)")
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
     p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))
@@ -145,7 +147,8 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--resume", metavar="RUN_DIR",
                    help=described("--resume", "continue a run from its saved latents or audio"))
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
-    p.add_argument("--fault", action="append", default=None, metavar="NAME", help="self-test fault switch")
+    p.add_argument("--fault", action="append", default=None, metavar="NAME",
+                   help=described("--fault", "self-test fault switch"))
 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:

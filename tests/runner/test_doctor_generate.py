@@ -72,6 +72,30 @@ def test_generate_forwards_ctrl_c(tmp_path, bundle_dir):
     assert parse_stdout(rest)[-1]["exit_code"] == 130
 
 
+def test_generate_help_is_built_from_the_runners_own_options(tmp_path):
+    """No hand copy: every option `python -m runner` defines is in `drdoctor generate --help` with its help
+    (or drdoctor's meaning of it), --fault (the self-test's switch) is not."""
+    import argparse
+
+    from doctor.commands.generate import GENERATE_HELP
+    from runner.request import build_parser
+
+    proc = doctor(tmp_path, "generate", "--help")
+    assert proc.returncode == 0, proc.stderr
+    shown = " ".join(proc.stdout.decode().split())
+    options = [a for a in build_parser()._actions if a.option_strings and a.dest != "help"]
+    assert len(options) > 20
+    for action in options:
+        said = GENERATE_HELP.get(action.option_strings[0], action.help)
+        if said == argparse.SUPPRESS:
+            assert action.option_strings[0] not in shown
+            continue
+        assert action.option_strings[0] in shown
+        if said:
+            assert " ".join(said.split()) in shown, action.option_strings
+    assert "{auto,float32,bfloat16,float16}" in shown  # the runner's dtype list, not a copy
+
+
 def test_config_fills_checkout_and_models():
     config = {"diffrhythm": {"root": "/opt/DiffRhythm"}, "models": {"dir": "/m", "vae": "/v/vae.pt"}}
     assert runner_args(["--style", "x"], config) == [
