@@ -13,7 +13,7 @@ import pytest
 
 from runner.events import STAGES, problems
 
-from _runner_helpers import parse_stdout, runner_env
+from _runner_helpers import SELFTEST_END_TO_END, parse_stdout, runner_env
 
 LRC = "[00:00.20] first line here.\n[00:01.00] second, line\n[ti: title]\n[verse]\n[00:09.00] too late\n"
 
@@ -88,25 +88,28 @@ def test_same_seed_same_song(run_runner, tmp_path):
     assert a.out.read_bytes() == b.out.read_bytes()
 
 
+def _selftest_failures() -> list:
+    """The selftest's declared fault cases (one source: doctor/commands/selftest.py) not run end to end there."""
+    from doctor.commands.selftest import CASES
+
+    return [pytest.param(["--style", "self-test pop", "--seed", "7", *case.args], case.code, case.stage, id=case.name)
+            for case in CASES if case.name not in SELFTEST_END_TO_END and not case.cancel_then_resume]
+
+
 @pytest.mark.parametrize(
     "args, code, stage",
-    [
-        (["--fault", "vae_zeros"], 4, "validate"),
-        (["--fault", "vae_nan"], 4, "validate"),
-        (["--fault", "white_noise"], 4, "validate"),
-        (["--fault", "nan_at:4"], 4, "sample"),
-        (["--fault", "collapse"], 4, "sample"),
-        (["--fault", "truncated_ckpt"], 3, "load"),
-        (["--fault", "lfs_pointer"], 3, "load"),
-        (["--fault", "wrong_ckpt"], 3, "load"),
-        (["--fault", "oom_always"], 5, "decode"),
-        (["--fault", "crash"], 1, "write"),
-        (["--length", "60"], 2, "preflight"),
-        (["--device", "cuda"], 3, "preflight"),
+    _selftest_failures() + [
+        pytest.param(["--length", "60"], 2, "preflight", id="length_60"),
+        pytest.param(["--device", "cuda"], 3, "preflight", id="no_cuda"),
     ],
 )
-def test_failures(run_runner, args, code, stage):
-    r = run_runner(*args)
+def test_failures(run_runner, tmp_path, args, code, stage):
+    from doctor.commands.selftest import BAD_LRC, GOOD_LRC
+
+    files = {"bad_lrc": tmp_path / "bad.lrc", "good_lrc": tmp_path / "good.lrc"}
+    files["bad_lrc"].write_text(BAD_LRC, encoding="utf-8")
+    files["good_lrc"].write_text(GOOD_LRC, encoding="utf-8")
+    r = run_runner(*(a.format(**files) for a in args))
     assert r.code == code, r.stderr
     assert_stream(r)
     assert r.error["stage"] == stage and r.error["code"] == code and r.error["remedy"]
