@@ -20,6 +20,11 @@ DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
 MODEL_ROLES = ("cfm", "cfm_full", "vae", "muq")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+# the limits `validate` enforces (the TUI's form reads them too)
+STEPS_RANGE = (2, 1000)
+CFG_RANGE = (0.0, 50.0)
+BATCH_RANGE = (1, 64)
+
 # options that a `--resume` run may change; everything else comes from the saved request
 RESUME_OVERRIDABLE = ("out", "device", "dtype", "chunked", "timeout", "fault", "run_dir")
 
@@ -198,13 +203,13 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch."""
-    if request.steps < 2:
-        raise BadInput(f"--steps {request.steps}: need at least 2", "the default is 32")
-    if request.steps > 1000:
-        raise BadInput(f"--steps {request.steps}: more than 1000", "the default is 32")
-    if not (0.0 <= request.cfg <= 50.0):
-        raise BadInput(f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
+    """Checks that need no files or torch (BadInput naming the option); a form building a Request calls it too."""
+    if request.steps < STEPS_RANGE[0]:
+        raise BadInput(f"--steps {request.steps}: need at least {STEPS_RANGE[0]}", "the default is 32")
+    if request.steps > STEPS_RANGE[1]:
+        raise BadInput(f"--steps {request.steps}: more than {STEPS_RANGE[1]}", "the default is 32")
+    if not (CFG_RANGE[0] <= request.cfg <= CFG_RANGE[1]):
+        raise BadInput(f"--cfg {request.cfg}: outside {CFG_RANGE[0]:g}..{CFG_RANGE[1]:g}", "the default is 4.0")
     if request.timeout is not None and request.timeout <= 0:
         raise BadInput(f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
@@ -218,8 +223,8 @@ def validate(request: Request) -> None:
         if not sep or role not in MODEL_ROLES or not path:
             raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
                            "e.g. --model-file vae=/models/vae_model.pt")
-    if not (1 <= request.batch <= 64):
-        raise BadInput(f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
+    if not (BATCH_RANGE[0] <= request.batch <= BATCH_RANGE[1]):
+        raise BadInput(f"--batch {request.batch}: must be {BATCH_RANGE[0]}..{BATCH_RANGE[1]}", "e.g. --batch 4")
     if request.edit and not request.regenerate:
         raise BadInput("--edit needs at least one --regenerate span", "e.g. --regenerate 10:25 --regenerate 50:end")
     if request.regenerate and not request.edit:
