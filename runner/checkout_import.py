@@ -210,9 +210,10 @@ def import_g2p(root: Path) -> Callable[[str], list[int]]:
     """The checkout's `chn_eng_g2p` as text -> phone ids (before the +1 shift); EnvironmentProblem if broken."""
     problems = g2p_file_problems(root)
     if problems:
+        broken = [rel for rel in G2P_LARGE_FILES if any(p.startswith(f"{rel} ") for p in problems)]
         raise EnvironmentProblem(
             f"the checkout's g2p lacks its large data files: {'; '.join(problems)} (in {root})",
-            restore_remedy(root, G2P_LARGE_FILES) + "; an instrumental (no lyrics) still works",
+            restore_remedy(root, broken) + "; an instrumental (no lyrics) still works",
         )
     _purge(("g2p", "thirdparty"))
     importlib.invalidate_caches()
