@@ -184,16 +184,20 @@ def import_model_code(root: Path, emit_warning: Callable[[str], None]) -> tuple[
         ) from exc
 
 
-def g2p_file_problems(root: Path) -> list[str]:
-    """The g2p's large data files that are missing or empty (a partial copy)."""
-    found = []
+def broken_g2p_files(root: Path) -> dict[str, str]:
+    """The g2p's large data files that are missing or empty (a partial copy): relative path -> what is wrong."""
+    found = {}
     for rel in G2P_LARGE_FILES:
         path = root / rel
         if not path.is_file():
-            found.append(f"{rel} is missing")
+            found[rel] = "missing"
         elif path.stat().st_size == 0:
-            found.append(f"{rel} is empty")
+            found[rel] = "empty"
     return found
+
+
+def g2p_file_problems(root: Path) -> list[str]:
+    return [f"{rel} is {state}" for rel, state in broken_g2p_files(root).items()]
 
 
 def restore_remedy(root: Path, rels: tuple[str, ...] | list[str]) -> str:
@@ -208,12 +212,11 @@ def restore_remedy(root: Path, rels: tuple[str, ...] | list[str]) -> str:
 
 def import_g2p(root: Path) -> Callable[[str], list[int]]:
     """The checkout's `chn_eng_g2p` as text -> phone ids (before the +1 shift); EnvironmentProblem if broken."""
-    problems = g2p_file_problems(root)
-    if problems:
-        broken = [rel for rel in G2P_LARGE_FILES if any(p.startswith(f"{rel} ") for p in problems)]
+    broken = broken_g2p_files(root)
+    if broken:
         raise EnvironmentProblem(
-            f"the checkout's g2p lacks its large data files: {'; '.join(problems)} (in {root})",
-            restore_remedy(root, broken) + "; an instrumental (no lyrics) still works",
+            f"the checkout's g2p lacks its large data files: {'; '.join(g2p_file_problems(root))} (in {root})",
+            restore_remedy(root, list(broken)) + "; an instrumental (no lyrics) still works",
         )
     _purge(("g2p", "thirdparty"))
     importlib.invalidate_caches()
