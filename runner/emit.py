@@ -31,31 +31,31 @@ class Emitter:
     def __init__(self, run_id: str, stream: IO[bytes] | None):
         self.run_id = run_id
         self.stream = stream
-        self._file: IO[bytes] | None = None
-        self._path: Path | None = None
+        self._log: tuple[IO[bytes], Path] | None = None  # events.ndjson, open for appending
+        self._attached = False
         self._pending: list[bytes] = []  # events before the run folder exists
         self.problem: DiskFull | None = None  # the event log could not be written: raised by check()
 
     def attach_folder(self, path: Path) -> None:
         """Append events to `path` (events.ndjson) from now on, starting with those already sent."""
-        self._path = path
-        self._file = open(path, "ab", buffering=0)
+        self._log = (open(path, "ab", buffering=0), path)
+        self._attached = True
         pending, self._pending = self._pending, []
         for line in pending:
-            self._append(line)
+            self._append(self._log, line)
 
-    def _append(self, line: bytes) -> None:
-        assert self._file is not None and self._path is not None
-        whole = self._file.tell()
+    def _append(self, log: tuple[IO[bytes], Path], line: bytes) -> None:
+        handle, path = log
+        whole = handle.tell()
         try:
-            with guard(self._path, "the event log"):
+            with guard(path, "the event log"):
                 view = memoryview(line)
                 while view:  # an unbuffered write may write only part of the line
-                    view = view[self._file.write(view) or 0 :]
+                    view = view[handle.write(view) or 0 :]
         except DiskFull as full:
-            self._file.truncate(whole)
-            self._file.close()
-            self._file = None
+            handle.truncate(whole)
+            handle.close()
+            self._log = None
             self.problem = full
 
     def check(self) -> None:
@@ -73,13 +73,13 @@ class Emitter:
                 self.stream.flush()
             except (BrokenPipeError, OSError):
                 self.stream = None  # the reader went away; keep going, the run folder has it all
-        if self._file is not None:
-            self._append(line)
-        elif self._path is None:
+        if self._log is not None:
+            self._append(self._log, line)
+        elif not self._attached:
             self._pending.append(line)
         return event
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._log is not None:
+            self._log[0].close()
+            self._log = None

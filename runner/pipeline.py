@@ -23,25 +23,23 @@ assert STAGES == ("preflight", "load", "lyrics", "style", "sample", "decode", "v
 def run_stages(run: Run) -> None:
     plan = run.plan = preflight(run)
     reused = f"reusing {plan.resume_from}.pt from the run folder"
-    if plan.skips("load"):
-        comps, reference = None, None
+    if plan.skips("load"):  # the table then skips every stage that needs a model (tests/runner/test_resume_table.py)
         run.skip_stage("load", f"{reused}: no model needed")
-    else:
-        comps, reference = load(run, plan)
-    if plan.skips("sample"):  # the table skips lyrics and style with it: they only feed the sampler
         run.skip_stage("lyrics", reused)
         run.skip_stage("style", reused)
         sampled = reuse_latents(run)
-    else:
-        assert comps is not None, "the resume table skips every stage that needs a model when it skips load"
-        tokens = lyrics(run, plan, comps)
-        vector = style(run, plan, comps)
-        sampled = sample_stage(run, plan, comps, tokens, vector, reference)
-    if plan.skips("decode"):
         audio = reuse_audio(run)
     else:
-        assert comps is not None, "the resume table skips every stage that needs a model when it skips load"
-        audio = decode_stage(run, plan, comps.vae, sampled.latents)
+        comps, reference = load(run, plan)
+        if plan.skips("sample"):  # lyrics and style only feed the sampler
+            run.skip_stage("lyrics", reused)
+            run.skip_stage("style", reused)
+            sampled = reuse_latents(run)
+        else:
+            tokens = lyrics(run, plan, comps)
+            vector = style(run, plan, comps)
+            sampled = sample_stage(run, plan, comps, tokens, vector, reference)
+        audio = reuse_audio(run) if plan.skips("decode") else decode_stage(run, plan, comps.vae, sampled.latents)
     good = validate(run, sampled, audio)
     write(run, plan, good, many=len(audio) > 1)
     run.emitter.check()

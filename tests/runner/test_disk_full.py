@@ -181,3 +181,17 @@ def test_run_folder_already_full_before_request_json(tmp_path, tiny_disk):
     assert "request.json" in error["message"] and "0.0 MiB free" in error["message"]
     assert error["remedy"].endswith("then start the run again")  # nothing to resume: no request.json
     assert b"Traceback" not in done.stderr
+
+
+def test_a_full_cache_disk_only_costs_time(tmp_path, tiny_disk):
+    """The style and file-hash caches live under XDG_CACHE_HOME: when that disk is full the run still succeeds."""
+    from runner.bundle.build import build
+
+    cache = tiny_disk("256k")
+    fill(cache)
+    env = dict(runner_env(tmp_path), XDG_CACHE_HOME=str(cache))
+    argv = [sys.executable, "-m", "runner", "--bundle", str(build(tmp_path / "bundle")), "--style", "x",
+            "--length", "3", "--out", str(tmp_path / "song.wav"), "--run-dir", str(tmp_path / "runs")]
+    done = subprocess.run(argv, capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert (tmp_path / "song.wav").is_file()
