@@ -100,10 +100,7 @@ def test_the_event_log_on_a_full_disk_keeps_whole_lines_and_stops_the_run_once(t
     assert all(json.loads(line) for line in lines[:-1])  # whole events only: no half line
 
 
-def _start(tmp_path: Path, out: Path, run_dir: Path) -> subprocess.Popen:
-    from runner.bundle.build import build
-
-    bundle = build(tmp_path / "bundle")
+def _start(tmp_path: Path, bundle: Path, out: Path, run_dir: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "runner", "--bundle", str(bundle), "--style", "x", "--seed", "3", "--length", "3",
             "--fault", "slow:0.05", "--out", str(out), "--run-dir", str(run_dir)]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=runner_env(tmp_path))
@@ -129,10 +126,10 @@ def _resume(tmp_path: Path, folder: str) -> tuple[int, list[dict]]:
     return done.returncode, parse_stdout(done.stdout)
 
 
-def test_output_disk_full_while_the_wav_is_written_then_resumed(tmp_path, tiny_disk):
+def test_output_disk_full_while_the_wav_is_written_then_resumed(tmp_path, bundle_dir, tiny_disk):
     disk = tiny_disk("2m")
     out = disk / "song.wav"
-    proc = _start(tmp_path, out, tmp_path / "runs")
+    proc = _start(tmp_path, bundle_dir, out, tmp_path / "runs")
     events, stderr, filler = _run_filling(proc, disk)
     folder = events[0]["folder"]
     error = [e for e in events if e["type"] == "error"][0]
@@ -149,10 +146,10 @@ def test_output_disk_full_while_the_wav_is_written_then_resumed(tmp_path, tiny_d
     assert skipped == ["load", "lyrics", "style", "sample", "decode"]  # the decoded audio was kept
 
 
-def test_run_folder_disk_full_while_sampling_then_resumed(tmp_path, tiny_disk):
+def test_run_folder_disk_full_while_sampling_then_resumed(tmp_path, bundle_dir, tiny_disk):
     disk = tiny_disk("4m")
     out = tmp_path / "song.wav"
-    proc = _start(tmp_path, out, disk)
+    proc = _start(tmp_path, bundle_dir, out, disk)
     events, stderr, filler = _run_filling(proc, disk)
     folder = Path(events[0]["folder"])
     error = [e for e in events if e["type"] == "error"][0]
@@ -167,12 +164,10 @@ def test_run_folder_disk_full_while_sampling_then_resumed(tmp_path, tiny_disk):
     assert code == 0 and out.is_file()
 
 
-def test_run_folder_already_full_before_request_json(tmp_path, tiny_disk):
-    from runner.bundle.build import build
-
+def test_run_folder_already_full_before_request_json(tmp_path, bundle_dir, tiny_disk):
     disk = tiny_disk("256k")
     fill(disk)
-    argv = [sys.executable, "-m", "runner", "--bundle", str(build(tmp_path / "bundle")), "--style", "x",
+    argv = [sys.executable, "-m", "runner", "--bundle", str(bundle_dir), "--style", "x",
             "--length", "3", "--out", str(tmp_path / "song.wav"), "--run-dir", str(disk)]
     done = subprocess.run(argv, capture_output=True, env=runner_env(tmp_path), timeout=120)
     events = parse_stdout(done.stdout)
@@ -183,14 +178,12 @@ def test_run_folder_already_full_before_request_json(tmp_path, tiny_disk):
     assert b"Traceback" not in done.stderr
 
 
-def test_a_full_cache_disk_only_costs_time(tmp_path, tiny_disk):
+def test_a_full_cache_disk_only_costs_time(tmp_path, bundle_dir, tiny_disk):
     """The style and file-hash caches live under XDG_CACHE_HOME: when that disk is full the run still succeeds."""
-    from runner.bundle.build import build
-
     cache = tiny_disk("256k")
     fill(cache)
     env = dict(runner_env(tmp_path), XDG_CACHE_HOME=str(cache))
-    argv = [sys.executable, "-m", "runner", "--bundle", str(build(tmp_path / "bundle")), "--style", "x",
+    argv = [sys.executable, "-m", "runner", "--bundle", str(bundle_dir), "--style", "x",
             "--length", "3", "--out", str(tmp_path / "song.wav"), "--run-dir", str(tmp_path / "runs")]
     done = subprocess.run(argv, capture_output=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
