@@ -49,7 +49,8 @@ def edit_default_length(path: str, song_s: float, bundle_longest: float | None) 
     if song_frames(song_s) >= BASE_MAX_FRAMES:
         return float(BASE_LENGTH_S)
     raise BadInput(f"song to edit {path} is {format_seconds(song_s)} long: DiffRhythm edits songs of at least "
-                   f"{format_seconds(BASE_MAX_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE)} (the base model's 2048 frames)",
+                   f"{format_seconds(BASE_MAX_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE)} (the base model's 2048 "
+                   "frames)",
                    "give a longer song")
 
 

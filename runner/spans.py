@@ -97,8 +97,8 @@ def span_frames(spans: Sequence[Span], end_s: float, song_frames: int, end_text:
         start, end = span.frames(song_frames)
         end = min(end, song_frames)
         if end <= start:
-            raise BadInput(f"--regenerate {span.text!r} is shorter than one latent frame ({SAMPLES_PER_FRAME / SAMPLE_RATE * 1000:.0f} ms)",
-                           REMEDY)
+            frame_ms = SAMPLES_PER_FRAME / SAMPLE_RATE * 1000
+            raise BadInput(f"--regenerate {span.text!r} is shorter than one latent frame ({frame_ms:.0f} ms)", REMEDY)
         placed.append((start, end, span))
     placed.sort(key=lambda item: item[0])
     for (s0, e0, a), (s1, _e1, b) in zip(placed, placed[1:]):

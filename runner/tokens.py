@@ -125,7 +125,8 @@ def build_token_row(
         if start > wanted + PUSH_WARN_FRAMES:
             warnings.append(
                 f"LRC line {line.lineno} pushed from {format_seconds(line.start)} to "
-                f"{format_seconds(start * SAMPLES_PER_FRAME / SAMPLE_RATE)}: the previous line's phonemes run until then"
+                f"{format_seconds(start * SAMPLES_PER_FRAME / SAMPLE_RATE)}: the previous line's phonemes run until "
+                "then"
             )
         if count < len(ids):
             warnings.append(

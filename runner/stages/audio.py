@@ -80,7 +80,8 @@ def validate(run: Run, sampled: Sampled, audio: Audio) -> list[tuple[int, torch.
         if many:
             run.extra_manifest["candidates"] = run.candidates
             for k, why in failures.items():
-                run.warn("validate", f"candidate {k + 1} (seed {r.seed + k}) failed validation: {why}; it is not written")
+                run.warn("validate",
+                         f"candidate {k + 1} (seed {r.seed + k}) failed validation: {why}; it is not written")
         if len(failures) == len(audio):
             # a resumed run must decode again (after the VAE or device is fixed), not reuse this audio
             artifacts.reject_audio(run.folder)

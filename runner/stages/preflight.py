@@ -96,7 +96,8 @@ def _writable_folder(folder: Path, what: str) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise BadInput(f"{what} folder {folder} is not writable ({exc.strerror})", "choose a folder you can write") from None
+        raise BadInput(f"{what} folder {folder} is not writable ({exc.strerror})",
+                       "choose a folder you can write") from None
 
 
 def _disk_check(run: Run, folder: Path, need: int, what: str) -> None:
@@ -117,7 +118,8 @@ def _lyrics_text(r: Request) -> str | None:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"lyrics file {path} is not UTF-8 text (byte {exc.start})", "save the .lrc file as UTF-8") from None
+        raise BadInput(f"lyrics file {path} is not UTF-8 text (byte {exc.start})",
+                       "save the .lrc file as UTF-8") from None
     refuse_mixed(text, f"lyrics file {path}")
     return text
 
@@ -147,7 +149,8 @@ def preflight(run: Run) -> Plan:
         if out.is_dir():
             raise BadInput(f"--out {out} is a folder", "give a file name, e.g. --out song.wav")
         _writable_folder(out.parent, "output")
-        outs = (out,) if r.batch == 1 else tuple(out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, r.batch + 1))
+        outs = (out,) if r.batch == 1 else tuple(out.with_name(f"{out.stem}-{k}{out.suffix}")
+                                                 for k in range(1, r.batch + 1))
         device = resolve_device(r.device)
         precision = choose_precision(r, device)
         run.emitter.emit("check", stage="preflight", name="device", ok=True, value=str(device), limit=r.device,
@@ -158,7 +161,8 @@ def preflight(run: Run) -> Plan:
             run.warn("preflight", precision.warning)
         samples = frames * SAMPLES_PER_FRAME
         _disk_check(run, out.parent, (samples * 2 * 2 + 64) * r.batch, "output")
-        _disk_check(run, run.folder, (samples * 2 * 4 + frames * LATENT_CHANNELS * 4) * r.batch + (1 << 16), "run_folder")
+        run_folder_need = (samples * 2 * 4 + frames * LATENT_CHANNELS * 4) * r.batch + (1 << 16)
+        _disk_check(run, run.folder, run_folder_need, "run_folder")
         for path in outs:
             if path.exists():
                 run.warn("preflight", f"{path} exists: it is replaced only if this run succeeds")
@@ -198,6 +202,6 @@ def _batch_passes(run: Run, device: torch.device, dtype: str, frames: int) -> tu
     if not fits:
         run.warn("preflight", f"the batch of {r.batch} does not fit in one pass: sampling in {len(plan.passes)} "
                  f"passes ({', '.join(map(str, plan.passes))}); the songs are the same")
-    run.extra_manifest["batch"] = {"size": r.batch, "passes": list(plan.passes), "per_candidate_bytes": plan.per_candidate,
-                                   "available_bytes": available}
+    run.extra_manifest["batch"] = {"size": r.batch, "passes": list(plan.passes),
+                                   "per_candidate_bytes": plan.per_candidate, "available_bytes": available}
     return plan.passes

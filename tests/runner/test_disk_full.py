@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _runner_helpers import parse_stdout, runner_env
+
 from runner import artifacts
 from runner.emit import Emitter
 from runner.request import Request
@@ -134,7 +134,8 @@ def test_output_disk_full_while_the_wav_is_written_then_resumed(tmp_path, bundle
     folder = events[0]["folder"]
     error = [e for e in events if e["type"] == "error"][0]
     assert proc.returncode == 3 and error["code"] == 3 and error["stage"] == "write"
-    assert f"no space left on the disk of {disk} while writing the song {out}: 0.0 MiB free of 2.0 MiB" in error["message"]
+    said = f"no space left on the disk of {disk} while writing the song {out}: 0.0 MiB free of 2.0 MiB"
+    assert said in error["message"]
     assert "it needs about 0.5 MiB" in error["message"]
     assert error["remedy"].endswith(f"then continue this run with --resume {folder}")
     assert "Traceback" not in stderr
