@@ -70,3 +70,24 @@ def test_audio_of_a_convolutional_vae_is_upstreams(upstream_decode, frames):
     theirs = upstream_decode(latents.transpose(1, 2), vae, chunked=True)[0]
     ours = decode(vae, latents, chunked=True)
     assert torch.allclose(ours, theirs, rtol=0, atol=1e-6), float((ours - theirs).abs().max())
+
+
+class WindowRevealingEncoder(torch.nn.Module):
+    """encode_export [b, 2, n * 2048] -> [b, 128, n]: channel 0 the window's first sample, 1 each frame's own."""
+
+    def encode_export(self, audio: torch.Tensor) -> torch.Tensor:
+        frames = audio[:, 0, ::2048]  # [b, n]
+        first = frames[:, :1].expand(-1, frames.shape[1])
+        return torch.cat([first[:, None], frames[:, None], torch.zeros(audio.shape[0], 126, frames.shape[1])], dim=1)
+
+
+@pytest.mark.parametrize("frames", [200, 225, 300, 1000])
+def test_chunked_encode_takes_each_frame_from_upstreams_window(frames):
+    from runner.encode import encode_windows
+
+    encode_audio = upstream_functions(Path(ROOT).resolve(), ("encode_audio",))["encode_audio"]
+    audio = torch.arange(frames, dtype=torch.float32).repeat_interleave(2048)[None].repeat(2, 1)
+    vae = WindowRevealingEncoder()
+    theirs = encode_audio(audio[None], vae, chunked=True)
+    ours = encode_windows(vae, audio, 128, 32)
+    assert torch.equal(ours[:, :2], theirs[:, :2].float())
