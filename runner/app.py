@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import artifacts
-from runner.disk_space import DiskFull
+from runner.disk_space import DiskFull, is_disk_full
 from runner.emit import Emitter, claim_stdout
 from runner.errors import BadInput, RunError
 from runner.outcome import outcome_for
@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             folder.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
-            return _fail_early(emitter, BadInput(f"cannot create the run folder {folder}: {exc.strerror}",
-                                                 "give --run-dir a folder you can write"), started)
+            problem = DiskFull(folder, "the run folder") if is_disk_full(exc) else BadInput(
+                f"cannot create the run folder {folder}: {exc.strerror}", "give --run-dir a folder you can write")
+            return _fail_early(emitter, problem, started)
     emitter.attach_folder(folder / artifacts.EVENTS)
     handler = _setup_logging(folder)
     try:

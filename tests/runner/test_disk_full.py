@@ -189,3 +189,14 @@ def test_a_full_cache_disk_only_costs_time(tmp_path, bundle_dir, tiny_disk):
     done = subprocess.run(argv, capture_output=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert (tmp_path / "song.wav").is_file()
+
+
+def test_no_room_for_the_run_folder_itself(tmp_path, bundle_dir, tiny_disk):
+    disk = tiny_disk("1m,nr_inodes=2")  # the mount's root takes one inode; the folder `runs` the last
+    (disk / "runs").mkdir()
+    argv = [sys.executable, "-m", "runner", "--bundle", str(bundle_dir), "--style", "x", "--length", "3",
+            "--out", str(tmp_path / "song.wav"), "--run-dir", str(disk / "runs")]
+    done = subprocess.run(argv, capture_output=True, env=runner_env(tmp_path), timeout=120)
+    error = [e for e in parse_stdout(done.stdout) if e["type"] == "error"][0]
+    assert done.returncode == 3 and error["code"] == 3  # not "cannot create" as a bad request (exit 2)
+    assert f"no space left on the disk of {disk / 'runs'} while writing the run folder" in error["message"]
