@@ -1,5 +1,5 @@
-"""Our chunked VAE decode against upstream's `decode_audio(chunked=True)`, read from a real checkout (skipped
-unless DRDOCTOR_DIFFRHYTHM_ROOT is set; only torch is needed).
+"""Our chunked VAE decode and encode against upstream's `decode_audio` / `encode_audio(chunked=True)`, read from a
+real checkout (skipped unless DRDOCTOR_DIFFRHYTHM_ROOT is set; only torch is needed).
 
 Two small real VAEs that are not frame-local, as DiffRhythm's is not: one whose audio names the window that
 decoded each frame, one with a convolution over neighbouring frames. For many frame counts, whole numbers of
