@@ -21,6 +21,11 @@ DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
 MODEL_ROLES = tuple(role.config_key for role in family().weights)  # the family data's weight roles
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+# the limits `validate` enforces (the TUI's form reads them too)
+STEPS_RANGE = (2, 1000)
+CFG_RANGE = (0.0, 50.0)
+BATCH_RANGE = (1, 64)
+
 # options that a `--resume` run may change; everything else comes from the saved request
 RESUME_OVERRIDABLE = ("out", "device", "dtype", "chunked", "timeout", "fault", "run_dir")
 
@@ -104,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, str] | None = None) -> None:
-    """The request's options, every default None (so a caller can tell what was given). `drdoctor container
-    run generate` takes the same ones, with `help_overrides` (option -> help) where a path means a host path."""
+def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                          help_overrides: dict[str, str] | None = None) -> None:
+    """The request's options, every default None (so a caller can tell what was given). `drdoctor generate` and
+    `drdoctor container run generate` show the same ones, with `help_overrides` (option -> help, or
+    argparse.SUPPRESS to hide one) where their meaning differs (a config default, a host path)."""
     overrides = help_overrides or {}
 
     def described(option: str, text: str) -> str:
@@ -131,7 +138,7 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
     p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
-    p.add_argument("--dtype", default=None, choices=DTYPES)
+    p.add_argument("--dtype", default=None, choices=DTYPES, help="precision (default auto: the device's best)")
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
     p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))
@@ -146,7 +153,8 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--resume", metavar="RUN_DIR",
                    help=described("--resume", "continue a run from its saved latents or audio"))
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
-    p.add_argument("--fault", action="append", default=None, metavar="NAME", help="self-test fault switch")
+    p.add_argument("--fault", action="append", default=None, metavar="NAME",
+                   help=described("--fault", "self-test fault switch"))
 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:
@@ -196,13 +204,13 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch."""
-    if request.steps < 2:
-        raise BadInput(f"--steps {request.steps}: need at least 2", "the default is 32")
-    if request.steps > 1000:
-        raise BadInput(f"--steps {request.steps}: more than 1000", "the default is 32")
-    if not (0.0 <= request.cfg <= 50.0):
-        raise BadInput(f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
+    """Checks that need no files or torch (BadInput naming the option); a form building a Request calls it too."""
+    if request.steps < STEPS_RANGE[0]:
+        raise BadInput(f"--steps {request.steps}: need at least {STEPS_RANGE[0]}", "the default is 32")
+    if request.steps > STEPS_RANGE[1]:
+        raise BadInput(f"--steps {request.steps}: more than {STEPS_RANGE[1]}", "the default is 32")
+    if not (CFG_RANGE[0] <= request.cfg <= CFG_RANGE[1]):
+        raise BadInput(f"--cfg {request.cfg}: outside {CFG_RANGE[0]:g}..{CFG_RANGE[1]:g}", "the default is 4.0")
     if request.timeout is not None and request.timeout <= 0:
         raise BadInput(f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
@@ -216,8 +224,8 @@ def validate(request: Request) -> None:
         if not sep or role not in MODEL_ROLES or not path:
             raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
                            "e.g. --model-file vae=/models/vae_model.pt")
-    if not (1 <= request.batch <= 64):
-        raise BadInput(f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
+    if not (BATCH_RANGE[0] <= request.batch <= BATCH_RANGE[1]):
+        raise BadInput(f"--batch {request.batch}: must be {BATCH_RANGE[0]}..{BATCH_RANGE[1]}", "e.g. --batch 4")
     if request.edit and not request.regenerate:
         raise BadInput("--edit needs at least one --regenerate span", "e.g. --regenerate 10:25 --regenerate 50:end")
     if request.regenerate and not request.edit:

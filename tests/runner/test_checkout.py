@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -126,7 +128,38 @@ def test_partial_copy_g2p_fails_only_when_lyrics_need_it(tmp_path):
         comps.tokenize("hello")
     assert "chinese_lexicon.txt is empty" in info.value.message
     assert "poly_bert_model.onnx is empty" in info.value.message
-    assert "git lfs pull" in info.value.remedy
+    assert "lfs" not in info.value.remedy  # upstream has no git-lfs
+    assert f"{root} is not a git clone" in info.value.remedy
+    assert "git clone https://github.com/ASLP-lab/DiffRhythm" in info.value.remedy
+
+
+def _git(*args: str) -> None:
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = dict(os.environ, **who)
+    subprocess.run(["git", *args], check=True, capture_output=True, env=env, timeout=60)
+
+
+def test_g2p_remedy_run_as_given_restores_the_files_in_a_git_clone(tmp_path):
+    """Upstream's large g2p files are ordinary git blobs (no .gitattributes): the remedy is a git command
+    that really brings them back; `git lfs pull` would do nothing."""
+    root = tmp_path / "Diff Rhythm"  # a space: the command must quote the path
+    build_checkout(root)
+    _git("-C", str(root), "init", "-q")
+    _git("-C", str(root), "add", "-A")
+    _git("-C", str(root), "commit", "-qm", "checkout")
+    lexicon = root / "g2p" / "sources" / "chinese_lexicon.txt"
+    original = lexicon.read_bytes()
+    lexicon.write_bytes(b"")  # what a copy without its large files holds
+    (root / "g2p" / "sources" / "g2p_chinese_model" / "poly_bert_model.onnx").unlink()
+    with pytest.raises(EnvironmentProblem) as info:
+        load(root).tokenize("hello")
+    remedy = info.value.remedy
+    assert "lfs" not in remedy.replace("not git-lfs", "")
+    command = shlex.split(remedy.split("`")[1])
+    assert command[:3] == ["git", "-C", str(root)]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    assert lexicon.read_bytes() == original
+    assert load(root).tokenize("Ab c.")  # the g2p imports again
 
 
 def test_g2p_missing_package_names_it(tmp_path):
