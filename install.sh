@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Set up drdoctor in ./.venv: the torch build that fits this machine first, then drdoctor itself,
-# then run the checkup. Safe to run again: the venv is reused and a fitting torch is kept.
+# Set up drdoctor in ./.venv (the torch build that fits this machine first, then drdoctor itself), then
+# install DiffRhythm with `drdoctor install` (checkout, environment, weights, config) which ends with the
+# checkup and the first-song command. Safe to run again: what is in place is kept and nothing is fetched twice.
 #
-#   ./install.sh [--python PATH] [--torch cpu|cu118|cu121|...] [--no-torch] [--dev]
+#   ./install.sh [--python PATH] [--torch cpu|cu118|cu121|...] [--no-torch] [--dev] [--no-diffrhythm] [--yes]
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: ./install.sh [--python PATH] [--torch cpu|cuXYZ] [--no-torch] [--dev]
+usage: ./install.sh [--python PATH] [--torch cpu|cuXYZ] [--no-torch] [--dev] [--no-diffrhythm] [--yes]
 
   --python PATH   the Python (>= 3.10) that creates .venv (default: python3)
   --torch VARIANT install this torch build instead of the one chosen for this machine's driver
   --no-torch      do not install torch (drdoctor's checkup works without it; generation does not)
-  --dev           also install the test dependencies (then: .venv/bin/python -m pytest)
+  --dev           also install the test dependencies (then: .venv/bin/python -m pytest); DiffRhythm's
+                  install is then only planned (drdoctor install --dry-run: what it would fetch and what
+                  cannot be reached), so a CI run never downloads gigabytes; CI=true does the same
+  --no-diffrhythm set up drdoctor only (no `drdoctor install`)
+  --yes           answer yes to drdoctor install's questions (downloads over 1 GB, sudo)
 EOF
 }
 
@@ -20,12 +25,16 @@ PYTHON=python3
 TORCH_VARIANT=""
 WITH_TORCH=1
 DEV=0
+DIFFRHYTHM=1
+YES=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --python) [ $# -ge 2 ] || { echo "install.sh: --python needs a path" >&2; exit 2; }; PYTHON="$2"; shift 2 ;;
         --torch) [ $# -ge 2 ] || { echo "install.sh: --torch needs a variant (cpu, cu126, ...)" >&2; exit 2; }; TORCH_VARIANT="$2"; shift 2 ;;
         --no-torch) WITH_TORCH=0; shift ;;
         --dev) DEV=1; shift ;;
+        --no-diffrhythm) DIFFRHYTHM=0; shift ;;
+        --yes|-y) YES=(--yes); shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -85,6 +94,31 @@ fi
 say "installing drdoctor (editable${EXTRAS:+, extras: $EXTRAS})"
 "$VENV_PY" -m pip install -e ".${EXTRAS:+[$EXTRAS]}"
 
+if [ "$DIFFRHYTHM" = 1 ] && { [ "$DEV" = 1 ] || [ "${CI:-}" = true ]; }; then
+    say "DiffRhythm: planned, not applied (--dev or CI=true: no multi-GB downloads here)"
+    .venv/bin/drdoctor install --dry-run || echo "    (the plan could not be made: see above)"
+    echo
+    echo "To install DiffRhythm for real: .venv/bin/drdoctor install"
+    echo "Tests: .venv/bin/python -m pytest"
+    exit 0
+fi
+
+if [ "$DIFFRHYTHM" = 1 ]; then
+    say "installing DiffRhythm (drdoctor install: checkout, environment, weights, config, then the checkup)"
+    set +e
+    .venv/bin/drdoctor install "${YES[@]}"
+    status=$?
+    set -e
+    echo
+    case "$status" in
+        0) ;;
+        3) echo "drdoctor install could not reach everything it needs (above) and kept what it did; run ./install.sh or .venv/bin/drdoctor install again when it can." ;;
+        *) echo "drdoctor install stopped (exit $status, above); what finished is kept. Run .venv/bin/drdoctor install again." ;;
+    esac
+    [ "$DEV" = 1 ] && echo "Tests: .venv/bin/python -m pytest"
+    exit 0
+fi
+
 say "checkup (a failing check does not fail the install)"
 set +e
 .venv/bin/drdoctor check
@@ -95,7 +129,7 @@ echo
 if [ "$status" = 0 ]; then
     echo "All set. Next: .venv/bin/drdoctor (the interactive app) or .venv/bin/drdoctor generate --help"
 else
-    echo "The checkup found problems (above). Next: .venv/bin/drdoctor fix --dry-run to see the fixes,"
+    echo "The checkup found problems (above). Next: .venv/bin/drdoctor install (DiffRhythm itself), .venv/bin/drdoctor fix --dry-run,"
     echo "or pass your checkout: .venv/bin/drdoctor check --diffrhythm ~/DiffRhythm --python ~/DiffRhythm/.venv/bin/python"
 fi
 [ "$DEV" = 1 ] && echo "Tests: .venv/bin/python -m pytest"

@@ -4,7 +4,7 @@
     for step in checkup_steps(CheckupOptions()): ...         # findings as each probe finishes (TUI)
     run_checkup(options, on_step=callback)                   # the same, with a callback
 
-A fix re-runs the checks it affects with `rerun(report, ids)` after the facts have been gathered again.
+After a fix, `drdoctor fix` and the TUI gather the facts again with a new checkup (doctor/fixes/session.py).
 """
 
 from __future__ import annotations
@@ -14,16 +14,30 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from doctor import config as config_file
+from doctor import discovery
 from doctor.checks import CHECKS, Check
 from doctor.facts import Facts
 from doctor.findings import Finding, Status
-from doctor.probes import diffrhythm, docker, gpu, hub, integrity, memory, models, nvml, platform, python_env, tools
+from doctor.probes import (
+    diffrhythm,
+    docker,
+    gpu,
+    hub,
+    integrity,
+    memory,
+    models,
+    nvml,
+    platform,
+    python_env,
+    tools,
+)
 from doctor.probes._fs import SYSTEM_ROOT
+from doctor.report import Report
 
 
 @dataclass(frozen=True)
@@ -46,22 +60,6 @@ class Step:
     findings: tuple[Finding, ...]
 
 
-@dataclass
-class Report:
-    facts: Facts
-    findings: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        return any(f.status is Status.FAIL for f in self.findings)
-
-    def to_json(self, redact: bool = False) -> dict[str, Any]:
-        from doctor.report import to_json
-
-        return to_json(self, redact=redact)
-
-
 def _no_nvml() -> dict[str, Any]:
     return {"status": "no_library", "error": "NVML describes this machine, not the probed root; no snapshot given"}
 
@@ -72,9 +70,8 @@ def _tasks(options: CheckupOptions) -> dict[str, Callable[[], dict[str, Any]]]:
     env = dict(os.environ if options.env is None else options.env)
     config = config_file.load() if options.config is None else options.config
     nvml_source = options.nvml or (nvml.live if root == SYSTEM_ROOT else _no_nvml)
-    python = options.python or config_file.get(config, "diffrhythm", "python")
-    models_dirs = [diffrhythm.expand(d, env) for d in (options.models, config_file.get(config, "models", "dir")) if d]
-    config_models = config.get("models", {}) if isinstance(config.get("models"), dict) else {}
+    target = discovery.discover(root, python=options.python, models=options.models, config=config, env=env)
+    python, models_dirs, config_models = target.python, list(target.models_dirs), dict(target.models)
 
     def install() -> dict[str, Any]:
         checkout = diffrhythm.probe(root, options.diffrhythm, config_file.get(config, "diffrhythm", "root"), env)
@@ -152,13 +149,3 @@ def run_checkup(options: CheckupOptions | None = None, on_step: Callable[[Step],
     report.findings = [by_id[check_id] for check_id in CHECKS if check_id in by_id]
     report.seconds = time.perf_counter() - started
     return report
-
-
-def rerun(report: Report, check_ids: list[str]) -> list[Finding]:
-    """Judge the given checks again on the report's facts (after a fix refreshed them)."""
-    unknown = [i for i in check_ids if i not in CHECKS]
-    if unknown:
-        raise KeyError(f"unknown check id(s): {', '.join(unknown)}; known: {', '.join(CHECKS)}")
-    fresh = {i: _judge(CHECKS[i], report.facts) for i in check_ids}
-    report.findings = [fresh.get(f.id, f) for f in report.findings]
-    return list(fresh.values())

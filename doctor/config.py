@@ -24,9 +24,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-import tomlkit
-import tomlkit.exceptions
-
 from runner import locations, textfile
 
 
@@ -65,6 +62,9 @@ def get(config: dict[str, Any], table: str, key: str, default: Any = None) -> An
 def updated_text(path: Path, updates: Mapping[str, Mapping[str, Any]]) -> str:
     """The text `path` would hold with `updates` ({table: {key: value}}) set in it: every other line, comment
     and blank of the file kept as it is (a missing file or table is created). ConfigError when unreadable."""
+    import tomlkit  # only a fix writes: `drdoctor check` reads with tomllib and never pays this import
+    import tomlkit.exceptions
+
     found = _read(path)
     text = found.text if found else ""
     bom = textfile.BOM if text.startswith(textfile.BOM) else ""

@@ -1,7 +1,9 @@
 """Start `python -m runner` in the target interpreter and read its events, without importing torch here.
 
-The target interpreter may be the DiffRhythm environment, which need not have drdoctor installed: the
-folder holding our `runner` package is put on its PYTHONPATH. The runner starts in its own session, so
+The target interpreter may be the DiffRhythm environment, which need not have drdoctor installed: a
+drdoctor-owned folder holding only our `runner` package (a link to it) is put on its PYTHONPATH, never the
+folder drdoctor is installed in (site-packages, whose numpy or torch would shadow the environment's), and
+`DRDOCTOR_FAMILIES_DIR` tells it where the family data is. The runner starts in its own session, so
 a terminal Ctrl-C reaches only us; we forward it once per press as SIGINT (the runner stops at its
 next step boundary, a second press stops it hard).
 """
@@ -9,33 +11,77 @@ next step boundary, a second press stops it hard).
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
-import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from doctor import config as config_mod
+from runner import hub_env, locations
 from runner.events import ExitCode, decode
+from runner.family import FAMILIES_ENV, families_dir
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # holds doctor/ and runner/
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # holds doctor/ and runner/ (site-packages when installed)
 
 
 def pick_python(explicit: str | None, config: dict[str, Any]) -> str:
-    """--python, else config [diffrhythm] python, else the interpreter running drdoctor."""
-    if explicit:
-        return explicit
-    configured = (config.get("diffrhythm") or {}).get("python") if isinstance(config.get("diffrhythm"), dict) else None
-    return str(configured) if configured else sys.executable
+    """The interpreter a run uses: `doctor.discovery`'s rule (--python, config, the installed environment, this one)."""
+    from doctor.discovery import find_python
+
+    return find_python(Path("/"), explicit, config_mod.get(config, "diffrhythm", "python"), os.environ)[0]
 
 
-def runner_env(base: dict[str, str] | None = None) -> dict[str, str]:
+def runner_path(env: dict[str, str] | None = None) -> Path:
+    """A folder holding only `runner` (a link to our package; a copy where links cannot be made), made once per
+    install location: what goes on the target interpreter's PYTHONPATH. In drdoctor's cache folder, else (an
+    unwritable cache) in the system's temporary folder."""
+    tag = hashlib.sha256(str(PACKAGE_ROOT).encode()).hexdigest()[:12]
+    for base in (locations.cache_dir(env) / "runner-path", Path(tempfile.gettempdir()) / f"drdoctor-{os.getuid()}"):
+        try:
+            return _runner_folder(base / tag)
+        except OSError:
+            continue
+    raise LaunchError("no folder to put the runner in: drdoctor's cache folder and the temporary folder are not writable")
+
+
+def _runner_folder(folder: Path) -> Path:
+    target = folder / "runner"
+    if target.is_symlink() and target.resolve() == (PACKAGE_ROOT / "runner").resolve():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".runner.{os.getpid()}"
+    try:
+        temporary.symlink_to(PACKAGE_ROOT / "runner", target_is_directory=True)
+    except OSError:
+        shutil.copytree(PACKAGE_ROOT / "runner", temporary, ignore=shutil.ignore_patterns("__pycache__"))
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    os.replace(temporary, target)  # atomic: a concurrent launch sees the old link or the new one
+    return folder
+
+
+def _config() -> dict[str, Any]:
+    try:
+        return config_mod.load()
+    except config_mod.ConfigError:
+        return {}
+
+
+def runner_env(base: dict[str, str] | None = None, config: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment of a run: the runner (and only it) importable, unbuffered, and HF_HUB_OFFLINE as
+    `runner.hub_env` rules from the launcher's environment and the config's `[run] hf_hub_offline`."""
     env = dict(os.environ if base is None else base)
-    parts = [str(PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    config = _config() if config is None else config
+    parts = [str(runner_path(env))] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    env[FAMILIES_ENV] = str(families_dir(env))
     env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.update(hub_env.variables(config_mod.get(config, "run", "hf_hub_offline"), env))
     return env
 
 

@@ -1,6 +1,6 @@
-"""Rendering a checkup: text grouped by area (coloured on a terminal) and versioned JSON.
+"""A checkup's result (`Report`) and its renderings: text grouped by area (coloured on a terminal), versioned JSON.
 
-Gathering lives in doctor/checkup.py; nothing here probes anything.
+Gathering lives in doctor/checkup.py, which imports this; nothing here probes anything.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from doctor import __version__
+from doctor.facts import Facts
 from doctor.findings import Finding, Status
-
-if TYPE_CHECKING:
-    from doctor.checkup import Report
 
 SCHEMA = 1
 AREA_TITLES = {
@@ -25,6 +24,20 @@ AREA_TITLES = {
 }
 MARKS = {Status.OK: "ok", Status.INFO: "info", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip"}
 COLOURS = {Status.OK: "32", Status.INFO: "36", Status.WARN: "33", Status.FAIL: "31;1", Status.SKIP: "2"}
+
+
+@dataclass
+class Report:
+    facts: Facts
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status is Status.FAIL for f in self.findings)
+
+    def to_json(self, redact: bool = False) -> dict[str, Any]:
+        return to_json(self, redact=redact)
 
 
 def plain(value: Any) -> Any:

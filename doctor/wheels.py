@@ -251,26 +251,13 @@ def installed_torch() -> tuple[str, str] | None:
     """(version, variant) of the torch this interpreter would import, read from torch/version.py."""
     from importlib.util import find_spec
 
+    from doctor.probes.python_env import torch_build
+
     spec = find_spec("torch")
     if spec is None or not spec.submodule_search_locations:
         return None
-    version_py = Path(list(spec.submodule_search_locations)[0]) / "version.py"
-    try:
-        text = version_py.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    version = re.search(r"^__version__\s*(?::[^=]*)?=\s*['\"]([^'\"]+)", text, re.M)
-    if not version:
-        return None
-    full = version.group(1)
-    cuda = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"](\d+)\.(\d+)", text, re.M)
-    if "+" in full:
-        variant = full.split("+", 1)[1]
-    elif cuda:
-        variant = f"cu{cuda.group(1)}{cuda.group(2)}"
-    else:
-        variant = "cpu"
-    return full.split("+", 1)[0], variant
+    build = torch_build(Path(next(iter(spec.submodule_search_locations))))
+    return (build.version.split("+", 1)[0], build.variant) if build else None
 
 
 def index_reachable(url: str, timeout: float) -> bool:

@@ -1,10 +1,8 @@
 """`python -m runner ...`: see runner/request.py for the options and DESIGN.md for the events."""
 
-import os
+from runner import hub_env
 
-# before anything can import huggingface_hub / transformers
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
+hub_env.settle()  # before anything can import huggingface_hub / transformers
 
 from runner.app import main  # noqa: E402
 

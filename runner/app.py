@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from runner import artifacts
+from runner import artifacts, hub_env
+from runner.disk_space import DiskFull, is_disk_full
 from runner.emit import Emitter, claim_stdout
 from runner.errors import BadInput, RunError
 from runner.outcome import outcome_for
@@ -22,9 +25,8 @@ PATH_FIELDS = ("lyrics", "ref_audio", "style_embedding", "style_from", "edit", "
 
 
 def offline_environment() -> None:
-    """No network look-ups from Hugging Face libraries: every file must already be here."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """No network look-ups from Hugging Face libraries unless the launcher allowed them (runner.hub_env)."""
+    hub_env.settle()
 
 
 def absolute(request: Request) -> Request:
@@ -41,6 +43,19 @@ def absolute(request: Request) -> Request:
     return dataclasses.replace(request, **changes)
 
 
+class _RunLog(logging.FileHandler):
+    """runner.log; a full disk loses log lines quietly (the run reports the full disk itself), no traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # its last lines could not be flushed to a full disk
+            pass
+
+
 def _setup_logging(folder: Path) -> logging.Handler:
     log.setLevel(logging.DEBUG)
     log.propagate = False
@@ -49,7 +64,7 @@ def _setup_logging(folder: Path) -> logging.Handler:
         err.setLevel(getattr(logging, os.environ.get("RUNNER_LOG_LEVEL", "ERROR").upper(), logging.ERROR))
         err.setFormatter(logging.Formatter("runner: %(levelname)s %(message)s"))
         log.addHandler(err)
-    handler = logging.FileHandler(folder / artifacts.LOG, encoding="utf-8")
+    handler = _RunLog(folder / artifacts.LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     return handler
@@ -82,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             folder.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
-            return _fail_early(emitter, BadInput(f"cannot create the run folder {folder}: {exc.strerror}",
-                                                 "give --run-dir a folder you can write"), started)
+            problem = DiskFull(folder, "the run folder") if is_disk_full(exc) else BadInput(
+                f"cannot create the run folder {folder}: {exc.strerror}", "give --run-dir a folder you can write")
+            return _fail_early(emitter, problem, started)
     emitter.attach_folder(folder / artifacts.EVENTS)
     handler = _setup_logging(folder)
     try:
@@ -94,18 +110,40 @@ def main(argv: list[str] | None = None) -> int:
         emitter.close()
 
 
+def resume_remedy(remedy: str, folder: Path) -> str:
+    """A resumable failure's remedy, ending with the run folder's real `--resume` (or a new run when it cannot)."""
+    if (folder / artifacts.REQUEST).is_file():
+        return f"{remedy}; then continue this run with --resume {shlex.quote(str(folder))}"
+    return f"{remedy}; then start the run again"
+
+
+def _failed(run: Any, exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """The exception as the run's error event; returns (exit code, the error)."""
+    outcome = outcome_for(exc)
+    stage = getattr(exc, "stage", None) or run.current_stage
+    if outcome.traceback_worthy:
+        log.exception("unexpected error in stage %s", stage)
+    else:
+        log.error("stage %s: %s", stage, outcome.message)
+    remedy = resume_remedy(outcome.remedy, run.folder) if outcome.resumable else outcome.remedy
+    error = {"stage": stage, "code": int(outcome.code), "message": outcome.message, "remedy": remedy}
+    run.emitter.emit("error", **error)
+    return int(outcome.code), error
+
+
 def _run(request: Request, folder: Path, emitter: Emitter, started: float) -> int:
     # torch is imported only here: argument errors above answer fast
     from runner import pipeline
     from runner.interrupt import Stopper
+    from runner.stages.preflight import choose_precision, resolve_device
+    from runner.stages.state import Run
 
-    artifacts.write_json(folder / artifacts.REQUEST, request.to_json())
     stopper = Stopper(request.timeout)
     stopper.install()
-    run = pipeline.Run(request, folder, emitter, stopper, pipeline.versions())
+    run = Run(request, folder, emitter, stopper, pipeline.versions())
     try:
-        device = pipeline.resolve_device(request.device)
-        device_name, dtype_name = str(device), pipeline.choose_precision(request, device).dtype
+        device = resolve_device(request.device)
+        device_name, dtype_name = str(device), choose_precision(request, device).dtype
     except RunError:
         device_name, dtype_name = request.device, request.dtype  # preflight reports it
     emitter.emit("run_started", request=request.to_json(), device=device_name, dtype=dtype_name,
@@ -113,17 +151,10 @@ def _run(request: Request, folder: Path, emitter: Emitter, started: float) -> in
     log.info("run %s in %s: %s", emitter.run_id, folder, request)
     code, error = 0, None
     try:
+        artifacts.write_json(folder / artifacts.REQUEST, request.to_json())
         pipeline.run_stages(run)
     except BaseException as exc:  # noqa: BLE001 - every outcome becomes an exit code, in one place
-        outcome = outcome_for(exc)
-        stage = getattr(exc, "stage", None) or run.current_stage
-        if outcome.traceback_worthy:
-            log.exception("unexpected error in stage %s", stage)
-        else:
-            log.error("stage %s: %s", stage, outcome.message)
-        code = int(outcome.code)
-        error = {"stage": stage, "code": code, "message": outcome.message, "remedy": outcome.remedy}
-        emitter.emit("error", **error)
+        code, error = _failed(run, exc)
     plan = run.plan
     manifest = {
         "run": emitter.run_id,
@@ -150,6 +181,12 @@ def _run(request: Request, folder: Path, emitter: Emitter, started: float) -> in
     try:
         size = artifacts.write_json(folder / artifacts.MANIFEST, manifest)
         emitter.emit("artifact", kind="manifest", path=str(folder / artifacts.MANIFEST), bytes=size)
+        emitter.check()
+    except DiskFull as exc:  # the run's record is incomplete: not a success
+        log.error("cannot write the run's record: %s", exc.message)
+        if code == 0:
+            run.discard_outputs()
+            code, error = _failed(run, exc)
     except OSError as exc:
         log.error("cannot write the manifest: %s", exc)
     extra = {"outputs": run.extra_manifest.get("outputs", []) if code == 0 else []} if request.batch > 1 else {}

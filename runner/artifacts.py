@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from runner.atomic import atomic_path
+from runner.disk_space import guard
 from runner.errors import BadInput
-from runner.wavio import save_atomic
 
 REQUEST = "request.json"
 EVENTS = "events.ndjson"
@@ -28,6 +30,22 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def save_atomic(path: Path, write: Callable[[Path], None], need: int | None = None) -> int:
+    """Run `write(tmp_path)`, then rename over `path`; returns the size. A full disk: DiskFull (exit 3)."""
+    path = Path(path)
+    with guard(path, "the run file", need), atomic_path(path, mode=0o644) as tmp:
+        write(tmp)
+    return path.stat().st_size
+
+
+def _save_torch(path: Path, payload: Any, need: int) -> int:
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:  # a file object: a full disk is an OSError (a path gives torch's RuntimeError)
+            torch.save(payload, handle)
+
+    return save_atomic(path, write, need)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> int:
     return save_atomic_text(path, json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
 
@@ -36,20 +54,21 @@ def save_latents(folder: Path, latents: torch.Tensor, request: Any) -> int:
     payload = {"latents": latents.detach().cpu().float(), "seed": request.seed, "steps": request.steps,
                "cfg": request.cfg, "frames": int(latents.shape[1]),
                "seeds": [request.seed + k for k in range(latents.shape[0])]}
-    return save_atomic(folder / LATENTS, lambda tmp: torch.save(payload, tmp))
+    return _save_torch(folder / LATENTS, payload, latents.numel() * 4)
 
 
 def save_atomic_text(path: Path, text: str) -> int:
-    return save_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    data = text.encode("utf-8")
+    return save_atomic(path, lambda tmp: tmp.write_bytes(data), len(data))
 
 
 def save_tensor(folder: Path, name: str, tensor: torch.Tensor) -> int:
     value = tensor.detach().cpu().float().clone()
-    return save_atomic(folder / name, lambda tmp: torch.save(value, tmp))
+    return _save_torch(folder / name, value, value.numel() * 4)
 
 
 def save_audio(folder: Path, audio: torch.Tensor) -> int:
-    return save_atomic(folder / AUDIO_RAW, lambda tmp: torch.save({"audio": audio.detach().cpu().float()}, tmp))
+    return _save_torch(folder / AUDIO_RAW, {"audio": audio.detach().cpu().float()}, audio.numel() * 4)
 
 
 def _load(path: Path, key: str) -> torch.Tensor:
@@ -77,11 +96,3 @@ def reject_audio(folder: Path) -> None:
     if path.is_file():
         path.replace(folder / "audio_raw.rejected.pt")
 
-
-def resumable(folder: Path) -> str | None:
-    """The furthest artifact a resumed run can start from."""
-    if (folder / AUDIO_RAW).is_file() and (folder / LATENTS).is_file():
-        return "audio_raw"
-    if (folder / LATENTS).is_file():
-        return "latents"
-    return None

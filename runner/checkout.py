@@ -1,13 +1,13 @@
 """A real DiffRhythm checkout + local weights -> `Components` for the pipeline.
 
-Never touches the network: HF_HUB_OFFLINE=1 is set before anything from Hugging Face is imported.
+The weights come from the one resolver (runner.model_paths -> runner.hf_cache); HF_HUB_OFFLINE is settled
+(runner.hub_env: offline unless the launcher allowed look-ups) before anything from Hugging Face is imported.
 Every file read is fingerprinted into `Components.files`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,15 +16,23 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from runner import hub_env
 from runner.checkout_import import import_g2p, import_model_code
 from runner.components import FULL_MAX_FRAMES, Components
 from runner.errors import EnvironmentProblem, RunError
+from runner.family import family, hf_download_command
 from runner.model_paths import ModelPaths, Resolved, resolve
-from runner.weights import check_file, fingerprint, load_state_dict_checked
+from runner.package_rules import package_rule
+from runner.weights import (
+    TORCHSCRIPT,
+    CheckpointMismatch,
+    check_file,
+    fingerprint,
+    load_state_dict_checked,
+)
 
 CONFIG_REL = "config/diffrhythm-1b.json"
 NEGATIVE_STYLE_REL = "infer/example/vocal.npy"
-TRANSFORMERS_OK = ">=4.43,<4.54"
 
 
 def _check_transformers() -> None:
@@ -32,18 +40,13 @@ def _check_transformers() -> None:
     transformers = sys.modules.get("transformers")
     if transformers is None:
         return
+    rule = package_rule("transformers")
     version = getattr(transformers, "__version__", "0")
-    try:
-        from packaging.version import Version
-
-        parsed = Version(version).release
-    except Exception:
-        parsed = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
-    if parsed[:2] >= (4, 54) or parsed[:2] < (4, 43):
+    if not rule.accepts(version):
         raise EnvironmentProblem(
-            f"transformers {version} is installed; DiffRhythm's DiT only runs with transformers {TRANSFORMERS_OK} "
-            "(from 4.54 its decoder layers no longer return tuples and the forward fails)",
-            "pip install transformers==4.53.3",
+            f"transformers {version} is installed; DiffRhythm's DiT only runs with transformers {rule.works} "
+            f"({rule.breaks})",
+            f"pip install {rule.requirement}",
         )
 
 
@@ -75,7 +78,7 @@ def _negative_style(root: Path, device: torch.device | str) -> torch.Tensor:
 
 
 def _load_vae(path: Path, device: torch.device | str) -> Any:
-    check_file(path, "VAE")
+    check_file(path, "VAE", TORCHSCRIPT, "vae")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is what the VAE file is
@@ -83,7 +86,7 @@ def _load_vae(path: Path, device: torch.device | str) -> Any:
     except Exception as exc:
         raise EnvironmentProblem(
             f"VAE file {path} is truncated or not a TorchScript archive: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            "download it again: `huggingface-cli download ASLP-lab/DiffRhythm-vae vae_model.pt --cache-dir <checkout>/pretrained`",
+            f"download it again: `{hf_download_command(family().weight('vae'), force=True)}`",
         ) from exc
     if not hasattr(vae, "decode_export"):
         raise EnvironmentProblem(f"VAE file {path} has no decode_export method: not DiffRhythm's VAE", "use ASLP-lab/DiffRhythm-vae's vae_model.pt")
@@ -117,27 +120,35 @@ def _muq_import_problem(exc: ImportError) -> EnvironmentProblem:
     )
 
 
-def _muq_factory(folder: Path | None, device: torch.device | str) -> Callable[[], Callable[..., torch.Tensor]]:
+def _style_downloads(cache: Path | None) -> str:
+    return " and ".join(f"`{hf_download_command(family().weight(r), cache)}`" for r in ("muq", "muq_audio", "xlmr"))
+
+
+def _muq_factory(paths: Resolved, device: torch.device | str) -> Callable[[], Callable[..., torch.Tensor]]:
+    folder = paths.muq
+
     def build() -> Callable[..., torch.Tensor]:
         if folder is None:
+            problem, _, fix = paths.style_problem.partition("; ")
             raise EnvironmentProblem(
-                "no MuQ-MuLan model found (needed to compute a style that is not cached)",
-                "download it: `huggingface-cli download OpenMuQ/MuQ-MuLan-large --cache-dir <checkout>/pretrained`",
+                f"no usable MuQ-MuLan model (needed to compute a style that is not cached): {problem}",
+                fix or f"download it: {_style_downloads(None)}",
             )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        hub_env.settle()
         try:
             from muq import MuQMuLan
         except ImportError as exc:
             raise _muq_import_problem(exc) from exc
         try:
-            mulan = MuQMuLan.from_pretrained(str(folder)).to(device).eval()
+            # its audio and text models are loaded by repository id: from the cache the resolver found them in
+            mulan = MuQMuLan.from_pretrained(str(folder), cache_dir=str(paths.style_cache)).to(device).eval()
         except RunError:
             raise
         except Exception as exc:
             raise EnvironmentProblem(
                 f"MuQ-MuLan could not be loaded from {folder} offline: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                "download OpenMuQ/MuQ-MuLan-large and xlm-roberta-base into the Hugging Face cache once with the "
-                "network (`huggingface-cli download ...`), then run again",
+                f"download MuQ-MuLan's three repositories into one Hugging Face cache once with the network: "
+                f"{_style_downloads(paths.style_cache)}, then run again",
             ) from exc
 
         def encode(**kwargs: Any) -> torch.Tensor:
@@ -179,7 +190,7 @@ def load_diffrhythm(
     from its latents needs only ("vae",); without "dit" the transformer is an Identity placeholder."""
     from runner.tokens import max_frames_for
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_env.settle()
     parts = set(parts)
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
@@ -195,7 +206,6 @@ def load_diffrhythm(
         CFM, DiT = import_model_code(root, emit_warning)
         _check_transformers()
         files.append(fingerprint(root / CONFIG_REL, "config"))
-        check_file(paths.cfm, "DiT checkpoint")
         files.append(fingerprint(paths.cfm, "cfm"))
         try:
             cfm = CFM(transformer=DiT(**config, max_frames=max_frames), num_channels=config.get("mel_dim", 64),
@@ -204,15 +214,18 @@ def load_diffrhythm(
             raise EnvironmentProblem(
                 f"the checkout's DiT cannot be built from {root / CONFIG_REL}: {exc}", "restore the checkout's config"
             ) from exc
-        report = load_state_dict_checked(cfm, paths.cfm, role="DiT checkpoint")
-        if max_frames == FULL_MAX_FRAMES and any(k.startswith("transformer.duration_time_embed.") for k in report.missing):
-            raise EnvironmentProblem(
-                f"DiT checkpoint {paths.cfm} is a base (95 s) checkpoint: it has no duration embedding, which the "
-                "full model (96-285 s) needs",
-                "download ASLP-lab/DiffRhythm-1_2-full's cfm_model.pt for songs over 95 s, or ask for 95 s",
-            )
-        for warning in report.warnings:
-            emit_warning(warning)
+        try:
+            load_state_dict_checked(cfm, paths.cfm, role="DiT checkpoint",
+                                    weight="cfm" if max_frames != FULL_MAX_FRAMES else "cfm_full")
+        except CheckpointMismatch as exc:
+            if max_frames == FULL_MAX_FRAMES and any(k.startswith("transformer.duration_time_embed.") for k in exc.missing):
+                raise EnvironmentProblem(
+                    f"DiT checkpoint {paths.cfm} is a base (95 s) checkpoint: it has no duration embedding, which the "
+                    f"full model (96-285 s) needs ({exc.message})",
+                    f"download the full model for songs over 95 s: `{hf_download_command(family().weight('cfm_full'))}`, "
+                    "or ask for 95 s",
+                ) from exc
+            raise
         transformer = cfm.to(device=device, dtype=dtype).eval().transformer
 
     vae = None
@@ -229,7 +242,7 @@ def load_diffrhythm(
         negative = _negative_style(root, device)
         files.append(fingerprint(root / NEGATIVE_STYLE_REL, "negative_style"))
         encoder_id = _muq_identity(paths, files)
-        factory = _muq_factory(paths.muq, device)
+        factory = _muq_factory(paths, device)
         tokenizer_state: dict[str, Callable[[str], list[int]]] = {}
 
         def tokenize(text: str) -> list[int]:

@@ -16,21 +16,25 @@ import importlib
 import importlib.machinery
 import importlib.util
 import os
+import shlex
 import sys
 import types
 from pathlib import Path
 from typing import Callable, Iterator
 
 from runner.errors import EnvironmentProblem
+from runner.package_rules import package_rule
 
-# Files of the checkout's g2p over 4 MiB that a partial copy (or a clone without its large files) lacks.
+UPSTREAM_GIT = "https://github.com/ASLP-lab/DiffRhythm"
+# Files of the checkout's g2p over 4 MiB that a partial copy lacks. Upstream has no git-lfs (no
+# .gitattributes): they are ordinary blobs of its history, so git itself restores them.
 G2P_LARGE_FILES = (
     "g2p/sources/chinese_lexicon.txt",
     "g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
 )
 # import name -> what to pip install
 PIP_NAMES = {
-    "transformers": "transformers==4.53.3",
+    "transformers": package_rule("transformers").requirement,
     "x_transformers": "x-transformers",
     "torchdiffeq": "torchdiffeq",
     "einops": "einops",
@@ -167,7 +171,8 @@ def import_model_code(root: Path, emit_warning: Callable[[str], None]) -> tuple[
         _purge(("model",))
         raise EnvironmentProblem(
             f"the checkout's model code failed to import: {exc}",
-            "install the versions DiffRhythm needs: `pip install transformers==4.53.3 x-transformers torchdiffeq einops`",
+            f"install the versions DiffRhythm needs: `pip install {package_rule('transformers').requirement} "
+            "x-transformers torchdiffeq einops`",
         ) from exc
     finally:
         if placeholder is not None and sys.modules.get("torchaudio") is placeholder:
@@ -181,26 +186,39 @@ def import_model_code(root: Path, emit_warning: Callable[[str], None]) -> tuple[
         ) from exc
 
 
-def g2p_file_problems(root: Path) -> list[str]:
-    """The g2p's large data files that are missing or empty (a partial copy)."""
-    found = []
+def broken_g2p_files(root: Path) -> dict[str, str]:
+    """The g2p's large data files that are missing or empty (a partial copy): relative path -> what is wrong."""
+    found = {}
     for rel in G2P_LARGE_FILES:
         path = root / rel
         if not path.is_file():
-            found.append(f"{rel} is missing")
+            found[rel] = "missing"
         elif path.stat().st_size == 0:
-            found.append(f"{rel} is empty")
+            found[rel] = "empty"
     return found
+
+
+def g2p_file_problems(root: Path) -> list[str]:
+    return [f"{rel} is {state}" for rel, state in broken_g2p_files(root).items()]
+
+
+def restore_remedy(root: Path, rels: tuple[str, ...] | list[str]) -> str:
+    """What brings back checkout files that are missing or emptied: git (ordinary blobs, no git-lfs), or a new clone."""
+    clone = f"`git clone {UPSTREAM_GIT}` and point --diffrhythm at it"
+    if (root / ".git").exists():
+        command = shlex.join(["git", "-C", str(root), "checkout", "HEAD", "--", *rels])
+        return (f"restore them from the clone's history: `{command}` (they are ordinary git files, not git-lfs); "
+                f"if git no longer has them, {clone}")
+    return f"{root} is not a git clone, so a copy without its large files cannot be repaired in place: {clone}"
 
 
 def import_g2p(root: Path) -> Callable[[str], list[int]]:
     """The checkout's `chn_eng_g2p` as text -> phone ids (before the +1 shift); EnvironmentProblem if broken."""
-    problems = g2p_file_problems(root)
-    if problems:
+    broken = broken_g2p_files(root)
+    if broken:
         raise EnvironmentProblem(
-            f"the checkout's g2p lacks its large data files: {'; '.join(problems)} (in {root})",
-            f"fetch them: `cd {root} && git lfs install && git lfs pull` (or clone the checkout again); "
-            "an instrumental (no lyrics) still works",
+            f"the checkout's g2p lacks its large data files: {'; '.join(g2p_file_problems(root))} (in {root})",
+            restore_remedy(root, list(broken)) + "; an instrumental (no lyrics) still works",
         )
     _purge(("g2p", "thirdparty"))
     importlib.invalidate_caches()
@@ -210,9 +228,11 @@ def import_g2p(root: Path) -> Callable[[str], list[int]]:
     except ModuleNotFoundError as exc:
         raise _missing_package(exc, "the checkout's g2p", root) from exc
     except FileNotFoundError as exc:
+        missing = Path(str(exc.filename or ""))
+        rel = missing.relative_to(root) if missing.is_absolute() and missing.is_relative_to(root) else missing
         raise EnvironmentProblem(
             f"the checkout's g2p cannot find {exc.filename} (looked up from {root})",
-            f"fetch the checkout's missing files: `cd {root} && git lfs pull` (or clone it again)",
+            restore_remedy(root, [rel.as_posix()]),
         ) from exc
     except ImportError as exc:
         raise EnvironmentProblem(f"the checkout's g2p failed to import: {exc}", ESPEAK_REMEDY) from exc

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from runner.errors import BadInput
+from runner.timefmt import format_seconds
 
 EXCERPT_S = 10
 TARGET_RATE = 24000
@@ -23,7 +24,7 @@ TARGET_RATE = 24000
 
 def _short_clip(path: Path, seconds: float) -> BadInput:
     return BadInput(
-        f"reference clip {path} is {seconds:.2f} s long; the style needs at least {EXCERPT_S} s",
+        f"reference clip {path} is {format_seconds(seconds)} long; the style needs at least {EXCERPT_S} s",
         f"use a clip of {EXCERPT_S} s or more (its middle {EXCERPT_S} s are used), or a text style",
     )
 

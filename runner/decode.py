@@ -1,8 +1,13 @@
 """VAE decode of latents [1, frames, 64] -> audio [2, frames * 2048] (float32), whole or in windows.
 
-Chunked: windows of `window` frames overlapping by `overlap`; each window keeps its middle (the
-first and last `overlap // 2` frames are dropped except at the song's ends), so memory stays flat as
-the song grows. Out of memory: free the cache and retry with halved windows, then give up (exit 5).
+Chunked: windows of `window` frames start every `window - overlap` frames while they fit, and one more
+window ends at the last frame when the frames are not a whole number of hops: the tiling of upstream's
+`decode_audio`. Each window's audio is pasted in order, without its first `overlap // 2` frames (except
+the first window) and its last `overlap // 2` (except the last window); a later window covers what an
+earlier one pasted, so with several windows the last one gives the song's last `window - overlap // 2`
+frames. The VAE is not frame-local (a frame's audio depends on its neighbours), so the same frames from
+another window would sound different: this tiling is what makes the audio match upstream's. Memory
+stays flat as the song grows. Out of memory: free the cache and retry with halved windows, then give up (exit 5).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import torch
 from runner.components import SAMPLES_PER_FRAME
 from runner.errors import OutOfMemory
 
+DECODE_WINDOW, DECODE_OVERLAP = 128, 32  # frames: upstream's chunk_size and overlap
 MIN_WINDOW = 16
 
 # on_chunk(done, total) after each window; may raise to stop at that boundary
@@ -21,22 +27,17 @@ OnChunk = Callable[[int, int], None]
 
 
 def plan_windows(frames: int, window: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """(window_start, window_end, keep_start, keep_end) in frames; the kept parts tile [0, frames)."""
+    """(window_start, window_end, keep_start, keep_end) in frames; the kept parts tile [0, frames) in order."""
     if frames <= window:
         return [(0, frames, 0, frames)]
     hop = window - overlap
     half = overlap // 2
     starts = list(range(0, frames - window + 1, hop))
     if starts[-1] + window < frames:
-        starts.append(frames - window)  # last window sits at the end
-    plan = []
-    keep_from = 0
-    for n, ws in enumerate(starts):
-        last = n == len(starts) - 1
-        keep_to = frames if last else ws + window - half
-        plan.append((ws, ws + window, keep_from, keep_to))
-        keep_from = keep_to
-    return plan
+        starts.append(frames - window)  # the last window ends at the last frame
+    keep_starts = [0] + [ws + half for ws in starts[1:]]
+    keep_ends = keep_starts[1:] + [frames]  # a window's audio stops where the next window's begins
+    return [(ws, ws + window, ks, ke) for ws, ks, ke in zip(starts, keep_starts, keep_ends)]
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -71,8 +72,8 @@ def decode(
     latents: torch.Tensor,
     *,
     chunked: bool = True,
-    window: int = 128,
-    overlap: int = 32,
+    window: int = DECODE_WINDOW,
+    overlap: int = DECODE_OVERLAP,
     on_chunk: OnChunk | None = None,
     on_retry: Callable[[str], None] | None = None,
 ) -> torch.Tensor:

@@ -2,6 +2,9 @@
 
 `claim_stdout()` moves the process's stdout file descriptor aside for events and points fd 1 (and
 `sys.stdout`) at stderr, so a stray print() in a library can never corrupt the event stream.
+
+A full disk under the run folder never leaves half a line in events.ndjson: the file is cut back to its
+last whole event and no longer written; `check()` then raises the DiskFull once, where the run can stop.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from runner.disk_space import DiskFull, guard
 from runner.events import encode, make_event
 
 
@@ -27,15 +31,38 @@ class Emitter:
     def __init__(self, run_id: str, stream: IO[bytes] | None):
         self.run_id = run_id
         self.stream = stream
-        self._file: IO[bytes] | None = None
+        self._log: tuple[IO[bytes], Path] | None = None  # events.ndjson, open for appending
+        self._attached = False
         self._pending: list[bytes] = []  # events before the run folder exists
+        self.problem: DiskFull | None = None  # the event log could not be written: raised by check()
 
     def attach_folder(self, path: Path) -> None:
         """Append events to `path` (events.ndjson) from now on, starting with those already sent."""
-        self._file = open(path, "ab", buffering=0)
-        for line in self._pending:
-            self._file.write(line)
-        self._pending.clear()
+        self._log = (open(path, "ab", buffering=0), path)
+        self._attached = True
+        pending, self._pending = self._pending, []
+        for line in pending:
+            self._append(self._log, line)
+
+    def _append(self, log: tuple[IO[bytes], Path], line: bytes) -> None:
+        handle, path = log
+        whole = handle.tell()
+        try:
+            with guard(path, "the event log"):
+                view = memoryview(line)
+                while view:  # an unbuffered write may write only part of the line
+                    view = view[handle.write(view) or 0 :]
+        except DiskFull as full:
+            handle.truncate(whole)
+            handle.close()
+            self._log = None
+            self.problem = full
+
+    def check(self) -> None:
+        """Raise the event log's DiskFull (once): the run stops there, with exit 3."""
+        problem, self.problem = self.problem, None
+        if problem is not None:
+            raise problem
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = make_event(type_, self.run_id, **fields)
@@ -46,13 +73,13 @@ class Emitter:
                 self.stream.flush()
             except (BrokenPipeError, OSError):
                 self.stream = None  # the reader went away; keep going, the run folder has it all
-        if self._file is not None:
-            self._file.write(line)
-        else:
+        if self._log is not None:
+            self._append(self._log, line)
+        elif not self._attached:
             self._pending.append(line)
         return event
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._log is not None:
+            self._log[0].close()
+            self._log = None

@@ -7,6 +7,7 @@ from runner.events import ExitCode
 
 class RunError(Exception):
     code: ExitCode = ExitCode.FAILURE
+    resumable = False  # the run folder can continue it: the app ends the remedy with its real `--resume FOLDER`
 
     def __init__(self, message: str, remedy: str = "", *, stage: str | None = None):
         super().__init__(message)
@@ -33,7 +34,9 @@ class OutOfMemory(RunError):
 
 class TimedOut(RunError):
     code = ExitCode.TIMED_OUT
+    resumable = True
 
 
 class Cancelled(RunError):
     code = ExitCode.CANCELLED
+    resumable = True

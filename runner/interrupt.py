@@ -11,6 +11,7 @@ import signal
 import time
 
 from runner.errors import Cancelled, TimedOut
+from runner.timefmt import format_seconds
 
 
 class Stopper:
@@ -29,14 +30,14 @@ class Stopper:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def check(self) -> None:
-        """Raise Cancelled or TimedOut if the run must stop now."""
+        """Raise Cancelled or TimedOut if the run must stop now (both resumable: the app adds `--resume FOLDER`)."""
         if self.signal_name is not None:
             raise Cancelled(
                 f"stopped by {self.signal_name}",
-                "the run folder keeps what was done: continue it with --resume RUN_DIR",
+                "the run folder keeps what was done",
             )
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TimedOut(
-                f"ran past --timeout {self.timeout:g} s",
-                "give a longer --timeout, a GPU, or continue with --resume RUN_DIR",
+                f"ran past --timeout {format_seconds(self.timeout)}",
+                "give a longer --timeout or a GPU",
             )

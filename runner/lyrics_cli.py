@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from runner.errors import BadInput, EnvironmentProblem, RunError
+from runner.timefmt import format_seconds
 
 
 def _tokenizer(args: argparse.Namespace) -> Callable[[str], list[int]]:
@@ -43,7 +44,8 @@ def _max_frames(args: argparse.Namespace) -> int:
         frames = int(read_manifest(Path(args.bundle))["max_frames"])
         longest = frames * SAMPLES_PER_FRAME / SAMPLE_RATE
         if not 1.0 <= args.length <= longest + 1e-9:
-            raise BadInput(f"--length {args.length:g} s: this bundle makes 1-{longest:.2f} s", "give a shorter --length")
+            raise BadInput(f"--length {format_seconds(args.length)}: this bundle makes 1-{format_seconds(longest)}",
+                           "give a shorter --length")
         return frames
     return max_frames_for(args.length)
 

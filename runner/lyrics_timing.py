@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from runner.errors import BadInput
+from runner.timefmt import format_seconds
 from runner.lrc import METADATA_TAGS, parse_lrc
 
 FRAMES_PER_S = 44100 / 2048
@@ -82,8 +83,9 @@ def time_lyrics(text: str, tokenize: Callable[[str], list[int]], length_s: float
     need = sum(phones) / FRAMES_PER_S
     if singing < need:
         raise BadInput(
-            f"{source}: {len(lines)} lines of {sum(phones)} phones need at least {need:.1f} s of singing; a "
-            f"{length_s:g} s song leaves {max(singing, 0):.1f} s after the intro, pauses and ending",
+            f"{source}: {len(lines)} lines of {sum(phones)} phones need at least {format_seconds(need)} of singing; "
+            f"a {format_seconds(length_s)} song leaves {format_seconds(max(singing, 0))} after the intro, pauses "
+            "and ending",
             "give a longer --length, or fewer lines",
         )
     per_phone = singing / sum(phones)

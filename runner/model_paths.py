@@ -1,26 +1,24 @@
-"""Where the model files of a DiffRhythm install are, without the network (torch-free: the doctor may use it).
+"""Which model files a run uses, without the network (torch-free: the doctor may use it).
 
-Sources, first match wins, per file:
-1. explicit paths (`ModelPaths` fields, or the dict keys `cfm`, `cfm_full`, `vae`, `muq` of the config's
-   [models] table);
-2. a models folder (`dir`): flat (`cfm_model.pt`, `cfm_model_full.pt` or `full/cfm_model.pt`,
-   `vae_model.pt`, `MuQ-MuLan-large/`) or a Hugging Face cache (`models--ORG--NAME/snapshots/REV/FILE`);
-3. the checkout's `pretrained/` folder, which upstream fills as a Hugging Face cache.
+The search itself is `runner.hf_cache` (the one resolver, driven by the family data); this module turns a
+request's model settings into its search places and picks, per role, the first copy whose files are all
+usable by their first bytes (`runner.weight_files`). Explicit paths (`ModelPaths` fields, or the config's
+[models] keys named after the roles' `config_key`) come before `dir` (a `--models` folder), the checkout's
+`pretrained/` and the Hugging Face hub cache.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from runner import hf_cache
 from runner.errors import EnvironmentProblem
+from runner.family import WeightRole, family, hf_download_command
+from runner.weight_files import remedy
 
-BASE_REPOS = ("ASLP-lab/DiffRhythm-1_2", "ASLP-lab/DiffRhythm-base")
-FULL_REPOS = ("ASLP-lab/DiffRhythm-1_2-full", "ASLP-lab/DiffRhythm-full")
-VAE_REPOS = ("ASLP-lab/DiffRhythm-vae",)
-MUQ_REPOS = ("OpenMuQ/MuQ-MuLan-large",)
-MUQ_FLAT_NAMES = ("MuQ-MuLan-large", "muq", "MuQ")
 BASE_MAX_FRAMES = 2048  # = runner.components.BASE_MAX_FRAMES; not imported, so that this module stays torch-free
 
 
@@ -30,10 +28,12 @@ class ModelPaths:
     cfm_full: Path | None = None  # full (96-285 s) checkpoint
     vae: Path | None = None
     muq: Path | None = None  # MuQ-MuLan folder (config.json + weights)
+    muq_audio: Path | None = None  # MuQ-large-msd-iter folder
+    xlmr: Path | None = None  # xlm-roberta-base folder
     dir: Path | None = None  # a folder to search
 
     @classmethod
-    def from_any(cls, value: "ModelPaths | dict[str, Any] | str | Path | None") -> "ModelPaths":
+    def from_any(cls, value: ModelPaths | dict[str, Any] | str | Path | None) -> ModelPaths:
         if isinstance(value, ModelPaths):
             return value
         if value is None:
@@ -43,86 +43,67 @@ class ModelPaths:
         known = {k: Path(v).expanduser() for k, v in value.items() if k in cls.__dataclass_fields__ and v}
         return cls(**known)
 
+    def configured(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+
 
 @dataclass(frozen=True)
 class Resolved:
     cfm: Path | None  # None only when not asked for
     vae: Path | None
-    muq: Path | None  # None: no MuQ-MuLan found (only cached styles can be used)
+    muq: Path | None  # None: no usable MuQ-MuLan (only cached styles can be used)
     muq_revision: str | None  # snapshot revision when found in a Hugging Face cache
+    style_cache: Path | None = None  # the Hugging Face cache holding MuQ-MuLan's audio and text models
+    style_problem: str = ""  # why no style can be computed, with its remedy ("" when muq is usable)
 
 
-def _hf_cache_dir(base: Path, repo: str) -> Path:
-    return base / ("models--" + repo.replace("/", "--"))
+def _where(root: Path | None, models: ModelPaths, env: Mapping[str, str] | None) -> hf_cache.Places:
+    configured = models.configured()
+    configured.pop("dir", None)
+    return hf_cache.places(root, [models.dir] if models.dir else [], configured, env)
 
 
-def hf_snapshot_file(base: Path, repo: str, filename: str | None) -> Path | None:
-    """The file (or, with filename None, the snapshot folder) in a Hugging Face cache under `base`.
-
-    The revision named by refs/main comes first, then the most recently changed snapshot.
-    """
-    repo_dir = _hf_cache_dir(base, repo)
-    snapshots = repo_dir / "snapshots"
-    if not snapshots.is_dir():
-        return None
-    order: list[Path] = []
-    ref = repo_dir / "refs" / "main"
-    if ref.is_file():
-        try:
-            order.append(snapshots / ref.read_text(encoding="utf-8").strip())
-        except OSError:
-            pass
-    others = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    order += [p for p in others if p not in order]
-    for snap in order:
-        target = snap if filename is None else snap / filename
-        if filename is None and snap.is_dir() and any(snap.iterdir()):
-            return snap
-        # a snapshot link whose blob is missing or unfinished is still returned: the loader explains it
-        if filename is not None and (target.exists() or target.is_symlink()):
-            return target
-    return None
+def _problem(role: WeightRole, found: hf_cache.Found, where: hf_cache.Places) -> EnvironmentProblem:
+    if not found.copies:
+        partial = f"; {len(found.partials)} interrupted download(s) in the cache" if found.partials else ""
+        return EnvironmentProblem(
+            f"no {role.label} ({', '.join(f.name for f in role.files)} of {role.repo}) found in "
+            f"{', '.join(hf_cache.searched(where)) or 'any folder'}{partial}",
+            remedy(role),
+        )
+    first = found.copies[0]
+    bad = next(v for v in hf_cache.verdicts(first) if not v.ok)
+    return EnvironmentProblem(f"{role.label}: {bad.path} is {bad.problem}", remedy(role, bad, first.cache))
 
 
-def _search(bases: Iterable[Path], flat: tuple[str, ...], repos: tuple[str, ...], filename: str | None) -> Path | None:
-    for base in bases:
-        for name in flat:
-            candidate = base / name
-            if candidate.exists() or candidate.is_symlink():
-                return candidate
-        for repo in repos:
-            found = hf_snapshot_file(base, repo, filename)
-            if found is not None:
-                return found
-    return None
+def pick(role: WeightRole, where: hf_cache.Places) -> hf_cache.Copy:
+    """The first usable copy of `role`, or an EnvironmentProblem naming what was found and what to do."""
+    found = hf_cache.find(role, where)
+    good = hf_cache.best(found)
+    if good is None:
+        raise _problem(role, found, where)
+    return good
 
 
 def resolve(
-    root: Path | None, models: ModelPaths, max_frames: int, *, need_cfm: bool = True, need_vae: bool = True
+    root: Path | None, models: ModelPaths, max_frames: int, *, need_cfm: bool = True, need_vae: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Resolved:
-    bases = [b for b in (models.dir, root / "pretrained" if root else None) if b is not None and b.is_dir()]
-    where = " or ".join(str(b) for b in ([models.dir] if models.dir else []) + ([root / "pretrained"] if root else []))
-    base_model = max_frames == BASE_MAX_FRAMES
-    if base_model:
-        cfm = models.cfm or _search(bases, ("cfm_model.pt",), BASE_REPOS, "cfm_model.pt")
-        repo = BASE_REPOS[0]
-    else:
-        cfm = models.cfm_full or _search(
-            bases, ("cfm_model_full.pt", "full/cfm_model.pt"), FULL_REPOS, "cfm_model.pt"
-        )
-        repo = FULL_REPOS[0]
-    if cfm is None and need_cfm:
-        raise EnvironmentProblem(
-            f"no {'base (95 s)' if base_model else 'full (96-285 s)'} DiffRhythm checkpoint found in {where or 'any folder'}",
-            f"download it: `huggingface-cli download {repo} cfm_model.pt --cache-dir <checkout>/pretrained`, "
-            "or give its path (--models DIR, or [models] in drdoctor's config)",
-        )
-    vae = models.vae or _search(bases, ("vae_model.pt",), VAE_REPOS, "vae_model.pt")
-    if vae is None and need_vae:
-        raise EnvironmentProblem(
-            f"no DiffRhythm VAE (vae_model.pt) found in {where or 'any folder'}",
-            f"download it: `huggingface-cli download {VAE_REPOS[0]} vae_model.pt --cache-dir <checkout>/pretrained`",
-        )
-    muq = models.muq or _search(bases, MUQ_FLAT_NAMES, MUQ_REPOS, None)
-    revision = muq.name if muq is not None and muq.parent.name == "snapshots" else None
-    return Resolved(cfm=Path(cfm) if cfm else None, vae=Path(vae) if vae else None, muq=Path(muq) if muq else None, muq_revision=revision)
+    fam = family()
+    where = _where(root, models, env)
+    cfm = pick(fam.weight("cfm" if max_frames == BASE_MAX_FRAMES else "cfm_full"), where).path if need_cfm else None
+    vae = pick(fam.weight("vae"), where).path if need_vae else None
+    try:
+        muq = pick(fam.weight("muq"), where)
+        # MuQ-MuLan builds its audio and text models by repository id: they must be in one Hugging Face cache
+        helpers = [pick(fam.weight(r), where) for r in ("muq_audio", "xlmr")]
+    except EnvironmentProblem as exc:
+        return Resolved(cfm, vae, None, None, None, f"{exc.message}; {exc.remedy}")
+    caches = {h.cache for h in helpers}
+    if None in caches or len(caches) != 1:
+        shown = "; ".join(f"{h.role.repo} in {h.source}" for h in helpers)
+        return Resolved(cfm, vae, None, None, None,
+                        f"MuQ-MuLan loads its audio and text models from one Hugging Face cache by repository id, "
+                        f"but they are in different places ({shown}); download both into one cache: "
+                        + " and ".join(f"`{hf_download_command(h.role, muq.cache)}`" for h in helpers))
+    return Resolved(cfm, vae, muq.path, muq.revision, caches.pop())

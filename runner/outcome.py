@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.disk_space import DiskFull, is_disk_full
 from runner.errors import RunError
 from runner.events import ExitCode
 
@@ -14,6 +15,7 @@ class Outcome:
     message: str
     remedy: str
     traceback_worthy: bool = False
+    resumable: bool = False  # the run folder can continue it (`--resume FOLDER`)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -28,9 +30,13 @@ def _is_oom(exc: BaseException) -> bool:
 
 def outcome_for(exc: BaseException) -> Outcome:
     if isinstance(exc, RunError):
-        return Outcome(exc.code, exc.message, exc.remedy)
+        return Outcome(exc.code, exc.message, exc.remedy, resumable=exc.resumable)
     if isinstance(exc, KeyboardInterrupt):
-        return Outcome(ExitCode.CANCELLED, "interrupted", "continue it with --resume RUN_DIR")
+        return Outcome(ExitCode.CANCELLED, "interrupted", "the run folder keeps what was done", resumable=True)
+    if is_disk_full(exc):  # a write that did not go through disk_space.guard
+        assert isinstance(exc, OSError)
+        full = DiskFull(exc.filename or ".", "a file")
+        return Outcome(full.code, full.message, full.remedy, resumable=True)
     if _is_oom(exc):
         return Outcome(
             ExitCode.OUT_OF_MEMORY, f"out of memory: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",

@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import BadInput
+from runner.family import family
 
 DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
-MODEL_ROLES = ("cfm", "cfm_full", "vae", "muq")
+MODEL_ROLES = tuple(role.config_key for role in family().weights)  # the family data's weight roles
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+# the limits `validate` enforces (the TUI's form shows `problems`, which applies them)
+STEPS_RANGE = (2, 1000)
+CFG_RANGE = (0.0, 50.0)
+BATCH_RANGE = (1, 64)
 
 # options that a `--resume` run may change; everything else comes from the saved request
 RESUME_OVERRIDABLE = ("out", "device", "dtype", "chunked", "timeout", "fault", "run_dir")
@@ -103,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, str] | None = None) -> None:
-    """The request's options, every default None (so a caller can tell what was given). `drdoctor container
-    run generate` takes the same ones, with `help_overrides` (option -> help) where a path means a host path."""
+def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                          help_overrides: dict[str, str] | None = None) -> None:
+    """The request's options, every default None (so a caller can tell what was given). `drdoctor generate` and
+    `drdoctor container run generate` show the same ones, with `help_overrides` (option -> help, or
+    argparse.SUPPRESS to hide one) where their meaning differs (a config default, a host path)."""
     overrides = help_overrides or {}
 
     def described(option: str, text: str) -> str:
@@ -130,7 +138,7 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--cfg", type=float, default=None, help="guidance strength (default 4.0)")
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
     p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
-    p.add_argument("--dtype", default=None, choices=DTYPES)
+    p.add_argument("--dtype", default=None, choices=DTYPES, help="precision (default auto: the device's best)")
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
     p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))
@@ -203,25 +211,25 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch: the first problem is raised."""
+    """Checks that need no files or torch (BadInput naming the option): the first of `problems` is raised."""
     found = problems(request)
     if found:
         raise found[0][1]
 
 
 def problems(request: Request) -> list[tuple[str, BadInput]]:
-    """Every problem `validate` knows, each with the `Request` field it is about."""
+    """Every problem `validate` knows, each with the `Request` field it is about (the TUI's form marks it)."""
     found: list[tuple[str, BadInput]] = []
 
     def refuse(field: str, message: str, remedy: str) -> None:
         found.append((field, BadInput(message, remedy)))
 
-    if request.steps < 2:
-        refuse("steps", f"--steps {request.steps}: need at least 2", "the default is 32")
-    if request.steps > 1000:
-        refuse("steps", f"--steps {request.steps}: more than 1000", "the default is 32")
-    if not (0.0 <= request.cfg <= 50.0):
-        refuse("cfg", f"--cfg {request.cfg}: outside 0..50", "the default is 4.0")
+    if request.steps < STEPS_RANGE[0]:
+        refuse("steps", f"--steps {request.steps}: need at least {STEPS_RANGE[0]}", "the default is 32")
+    if request.steps > STEPS_RANGE[1]:
+        refuse("steps", f"--steps {request.steps}: more than {STEPS_RANGE[1]}", "the default is 32")
+    if not (CFG_RANGE[0] <= request.cfg <= CFG_RANGE[1]):
+        refuse("cfg", f"--cfg {request.cfg}: outside {CFG_RANGE[0]:g}..{CFG_RANGE[1]:g}", "the default is 4.0")
     if request.timeout is not None and request.timeout <= 0:
         refuse("timeout", f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
@@ -236,8 +244,8 @@ def problems(request: Request) -> list[tuple[str, BadInput]]:
         if not sep or role not in MODEL_ROLES or not path:
             refuse("model_file", f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
                    "e.g. --model-file vae=/models/vae_model.pt")
-    if not (1 <= request.batch <= 64):
-        refuse("batch", f"--batch {request.batch}: must be 1..64", "e.g. --batch 4")
+    if not (BATCH_RANGE[0] <= request.batch <= BATCH_RANGE[1]):
+        refuse("batch", f"--batch {request.batch}: must be {BATCH_RANGE[0]}..{BATCH_RANGE[1]}", "e.g. --batch 4")
     if request.edit and not request.regenerate:
         refuse("regenerate", "--edit needs at least one --regenerate span",
                "e.g. --regenerate 10:25 --regenerate 50:end")

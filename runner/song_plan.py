@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from runner.components import BASE_MAX_FRAMES, SAMPLE_RATE, SAMPLES_PER_FRAME
 from runner.errors import BadInput
 from runner.spans import parse_spans, span_frames
+from runner.timefmt import format_seconds
 from runner.tokens import BASE_LENGTH_S, FULL_MAX_LENGTH_S, FULL_MIN_LENGTH_S
 
 
@@ -47,8 +48,9 @@ def edit_default_length(path: str, song_s: float, bundle_longest: float | None) 
         return float(min(math.floor(song_s), FULL_MAX_LENGTH_S))
     if song_frames(song_s) >= BASE_MAX_FRAMES:
         return float(BASE_LENGTH_S)
-    raise BadInput(f"song to edit {path} is {song_s:.2f} s long: DiffRhythm edits songs of at least "
-                   f"{BASE_MAX_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE:.2f} s (the base model's 2048 frames)",
+    raise BadInput(f"song to edit {path} is {format_seconds(song_s)} long: DiffRhythm edits songs of at least "
+                   f"{format_seconds(BASE_MAX_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE)} (the base model's 2048 "
+                   "frames)",
                    "give a longer song")
 
 
@@ -61,17 +63,20 @@ def plan_song(request, song_s: float | None, length_s: float, frames: int) -> So
     if mode == "edit":
         path = request.edit
         if have < frames:
-            raise BadInput(f"song to edit {path} is {song_s:.2f} s long, shorter than the {length_s:g} s "
-                           f"({frames} frames) this edit makes", "leave --length out (the song's own length) "
-                           "or give a shorter --length")
+            raise BadInput(f"song to edit {path} is {format_seconds(song_s)} long, shorter than the "
+                           f"{format_seconds(length_s)} ({frames} frames) this edit makes",
+                           "leave --length out (the song's own length) or give a shorter --length")
         end_s = frames * SAMPLES_PER_FRAME / SAMPLE_RATE
-        spans = span_frames(parse_spans(request.regenerate), min(end_s, song_s), frames)
+        shorter = f"the end of this edit ({format_seconds(end_s)} of the {format_seconds(song_s)} song)"
+        spans = span_frames(parse_spans(request.regenerate), min(end_s, song_s), frames,
+                            None if song_s <= end_s else shorter)
         return SongPlan("edit", path, song_s, have, tuple(spans), frames)
     path = request.continue_song
     if have < 1:
-        raise BadInput(f"song to continue {path} is {song_s:.3f} s long: not one latent frame "
+        raise BadInput(f"song to continue {path} is {format_seconds(song_s)} long: not one latent frame "
                        f"({SAMPLES_PER_FRAME / SAMPLE_RATE * 1000:.0f} ms)", "give a longer song")
     if have >= frames:
-        raise BadInput(f"song to continue {path} is already {song_s:.2f} s long; --length {length_s:g} s "
-                       "must be longer than the song", f"e.g. --length {min(FULL_MAX_LENGTH_S, math.ceil(song_s) + 30)}")
+        raise BadInput(f"song to continue {path} is already {format_seconds(song_s)} long; --length "
+                       f"{format_seconds(length_s)} must be longer than the song",
+                       f"e.g. --length {min(FULL_MAX_LENGTH_S, math.ceil(song_s) + 30)}")
     return SongPlan("continue", path, song_s, have, ((have, frames),), have)

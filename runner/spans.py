@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from runner.errors import BadInput
+from runner.timefmt import format_seconds
 
 SAMPLE_RATE = 44100
 SAMPLES_PER_FRAME = 2048
@@ -45,15 +46,15 @@ def _seconds(value: object, text: str, *, end: bool) -> float | None:
     if value == -1:  # upstream's JSON form: -1 is the song's start or end
         return None if end else 0.0
     if value < 0:
-        raise BadInput(f"--regenerate {text!r}: {value:g} s is negative", REMEDY)
+        raise BadInput(f"--regenerate {text!r}: {format_seconds(value)} is negative", REMEDY)
     return float(value)
 
 
 def _one(text: str, start: object, end: object) -> Span:
     span = Span(_seconds(start, text, end=False) or 0.0, _seconds(end, text, end=True), text)
     if span.end_s is not None and span.end_s <= span.start_s:
-        raise BadInput(f"--regenerate {text!r}: the end ({span.end_s:g} s) is not after the start "
-                       f"({span.start_s:g} s)", REMEDY)
+        raise BadInput(f"--regenerate {text!r}: the end ({format_seconds(span.end_s)}) is not after the start "
+                       f"({format_seconds(span.start_s)})", REMEDY)
     return span
 
 
@@ -78,21 +79,26 @@ def parse_spans(texts: Iterable[str]) -> list[Span]:
     return spans
 
 
-def span_frames(spans: Sequence[Span], song_s: float, song_frames: int) -> list[tuple[int, int]]:
-    """(start_frame, end_frame) per span, sorted; BadInput for a span outside the song, empty, or overlapping."""
+def span_frames(spans: Sequence[Span], end_s: float, song_frames: int, end_text: str | None = None
+                ) -> list[tuple[int, int]]:
+    """(start_frame, end_frame) per span, sorted; BadInput for a span past `end_s`, empty, or overlapping.
+
+    `end_text` says in messages what `end_s` is: the song's end by default, or the end of an edit shorter
+    than its song."""
     placed = []
+    end_text = end_text or f"the song's end ({format_seconds(end_s)})"
     for span in spans:
-        if span.start_s >= song_s:
-            raise BadInput(f"--regenerate {span.text!r} starts at {span.start_s:g} s, at or after the song's end "
-                           f"({song_s:.2f} s)", REMEDY)
-        if span.end_s is not None and span.end_s > song_s + 1e-6:
-            raise BadInput(f"--regenerate {span.text!r} ends at {span.end_s:g} s, after the song's end "
-                           f"({song_s:.2f} s); use 'end' for the song's end", REMEDY)
+        if span.start_s >= end_s:
+            raise BadInput(f"--regenerate {span.text!r} starts at {format_seconds(span.start_s)}, at or after "
+                           f"{end_text}", REMEDY)
+        if span.end_s is not None and span.end_s > end_s + 1e-6:
+            raise BadInput(f"--regenerate {span.text!r} ends at {format_seconds(span.end_s)}, after {end_text}; "
+                           "'end' stands for the last frame", REMEDY)
         start, end = span.frames(song_frames)
         end = min(end, song_frames)
         if end <= start:
-            raise BadInput(f"--regenerate {span.text!r} is shorter than one latent frame ({SAMPLES_PER_FRAME / SAMPLE_RATE * 1000:.0f} ms)",
-                           REMEDY)
+            frame_ms = SAMPLES_PER_FRAME / SAMPLE_RATE * 1000
+            raise BadInput(f"--regenerate {span.text!r} is shorter than one latent frame ({frame_ms:.0f} ms)", REMEDY)
         placed.append((start, end, span))
     placed.sort(key=lambda item: item[0])
     for (s0, e0, a), (s1, _e1, b) in zip(placed, placed[1:]):

@@ -61,11 +61,11 @@ def _load_cached(path: Path) -> torch.Tensor | None:
 
 
 def _store(path: Path, vector: torch.Tensor) -> None:
-    try:
-        with atomic_path(path) as tmp:
-            torch.save(vector.clone(), tmp)
+    try:  # through a file object: a full disk is an OSError (torch.save to a path raises its RuntimeError)
+        with atomic_path(path) as tmp, tmp.open("wb") as handle:
+            torch.save(vector.clone(), handle)
     except OSError:
-        pass
+        pass  # a cache that cannot be written only costs time
 
 
 def load_style_file(path: Path | str, what: str = "style embedding") -> torch.Tensor:

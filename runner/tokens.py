@@ -13,6 +13,7 @@ import torch
 
 from runner.components import BASE_MAX_FRAMES, FULL_MAX_FRAMES, SAMPLE_RATE, SAMPLES_PER_FRAME
 from runner.errors import BadInput, EnvironmentProblem
+from runner.timefmt import format_seconds
 
 BASE_LENGTH_S = 95
 FULL_MIN_LENGTH_S = 96
@@ -73,21 +74,36 @@ def build_token_row(
     tokenize: Callable[[str], list[int]] | None,
     length_s: float,
     max_frames: int,
+    source: str = "the lyrics",
 ) -> TokenRow:
-    """`lines` in song order (parse_lrc sorts them); `tokenize(text)` gives g2p ids before the +1 shift."""
+    """`lines` in song order (parse_lrc sorts them); `tokenize(text)` gives g2p ids before the +1 shift.
+
+    Lyrics of which no line would be sung are a bad request (`source` names the file), not an instrumental."""
     warnings: list[str] = []
-    kept = []
-    for line in lines:
-        if line.start < length_s:
-            kept.append(line)
-        else:
-            warnings.append(
-                f"LRC line {line.lineno} starts at {line.start:.2f} s, at or after the song's end ({length_s} s): dropped"
-            )
+    kept = [line for line in lines if line.start < length_s]
+    end = format_seconds(length_s)
+    late = [line for line in lines if line.start >= length_s]
+    if lines and not kept:
+        raise BadInput(
+            f"{source}: every line starts at or after the song's end ({end}), so nothing would be sung: "
+            + ", ".join(f"line {line.lineno} at {format_seconds(line.start)}" for line in late[:8])
+            + (f" and {len(late) - 8} more" if len(late) > 8 else ""),
+            f"move the time stamps before {end}, ask for a longer --length, or leave --lyrics out for an instrumental",
+        )
+    for line in late:
+        warnings.append(f"LRC line {line.lineno} starts at {format_seconds(line.start)}, at or after the song's end "
+                        f"({end}): dropped")
     if max_frames == BASE_MAX_FRAMES and kept:
         last = kept.pop()
+        if not kept:
+            raise BadInput(
+                f"{source}: line {last.lineno} ({last.text[:40]!r} at {format_seconds(last.start)}) is the only line "
+                "before the song's end, and the base model (95 s) never sings the last line (upstream drops it "
+                "too), so nothing would be sung",
+                "add a line after it (an empty time stamp such as [01:30.00] will do), or ask for --length 96-285",
+            )
         warnings.append(
-            f"LRC line {last.lineno} ({last.text[:40]!r} at {last.start:.2f} s) dropped: the base model "
+            f"LRC line {last.lineno} ({last.text[:40]!r} at {format_seconds(last.start)}) dropped: the base model "
             "(95 s) never sings the last lyric line (upstream does the same; kept for identical results)"
         )
     if kept and tokenize is None:
@@ -108,12 +124,13 @@ def build_token_row(
         count = min(len(ids), room)
         if start > wanted + PUSH_WARN_FRAMES:
             warnings.append(
-                f"LRC line {line.lineno} pushed from {line.start:.2f} s to "
-                f"{start * SAMPLES_PER_FRAME / SAMPLE_RATE:.2f} s: the previous line's phonemes run until then"
+                f"LRC line {line.lineno} pushed from {format_seconds(line.start)} to "
+                f"{format_seconds(start * SAMPLES_PER_FRAME / SAMPLE_RATE)}: the previous line's phonemes run until "
+                "then"
             )
         if count < len(ids):
             warnings.append(
-                f"LRC line {line.lineno} cut at the song's end: {max(count, 0)} of its {len(ids)} tokens fit"
+                f"LRC line {line.lineno} cut at the song's end ({end}): {max(count, 0)} of its {len(ids)} tokens fit"
             )
         if count > 0:
             row[start : start + count] = torch.tensor(ids[:count], dtype=torch.long)

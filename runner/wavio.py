@@ -14,6 +14,7 @@ import torch
 
 from runner.atomic import atomic_path
 from runner.components import SAMPLE_RATE
+from runner.disk_space import guard
 from runner.errors import InvalidOutput
 
 TARGET_DBFS = -1.0
@@ -45,10 +46,11 @@ def write_wav_atomic(
     chunk_frames: int = 1 << 18,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Write `audio` [2, samples] in [-1, 1] to `path` atomically; returns the file's size."""
+    """Write `audio` [2, samples] in [-1, 1] to `path` atomically; returns the file's size (a full disk: DiskFull)."""
     path = Path(path)
     channels = audio.shape[0]
-    with atomic_path(path, mode=0o644) as tmp, wave.open(str(tmp), "wb") as w:
+    need = 44 + audio.shape[1] * channels * 2
+    with guard(path, "the song", need), atomic_path(path, mode=0o644) as tmp, wave.open(str(tmp), "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
@@ -59,10 +61,3 @@ def write_wav_atomic(
                 on_chunk(min(start + chunk_frames, total), total)
     return path.stat().st_size
 
-
-def save_atomic(path: Path, write: Callable[[Path], None]) -> int:
-    """Run `write(tmp_path)` then rename over `path`: for the run folder's artifacts."""
-    path = Path(path)
-    with atomic_path(path, mode=0o644) as tmp:
-        write(tmp)
-    return path.stat().st_size

@@ -1,14 +1,13 @@
 """Loading model files so that a wrong, partial or placeholder file is refused instead of half-used.
 
 Upstream loads its checkpoint with `strict=False`, which accepts a git-lfs pointer's failure, a wrong
-checkpoint or an empty dict without a word. Here every model file is checked before it is read, and
-the load is refused when most of the network would stay at its random initialisation.
+checkpoint or an empty dict without a word. Here every model file is judged by its first bytes before it
+is read (`runner.weight_files`, the judgement the doctor uses too), and a checkpoint is refused unless its
+tensors are exactly the network's: none left at initial values, none without a place.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,17 +16,43 @@ from typing import Any
 
 import torch
 
-from runner import locations
-from runner.atomic import write_text_atomic
+from runner import hash_cache
 from runner.errors import EnvironmentProblem
+from runner.family import WeightFile, WeightRole, family
+from runner.hf_cache import repo_of_folder
+from runner.weight_files import judge, remedy
 
-LFS_MAGIC = b"version https://git-lfs.github.com/spec/v1"
-MIN_LOADED_FRACTION = 0.5  # refuse a load that fills less than this share of the network's tensors
 _SHA256_NAME = re.compile(r"^[0-9a-f]{64}$")
-_REDOWNLOAD = (
-    "download the file again (e.g. `huggingface-cli download ASLP-lab/DiffRhythm-1_2 cfm_model.pt "
-    "--cache-dir <checkout>/pretrained`), or run `drdoctor fix models`"
-)
+CHECKPOINT = WeightFile("checkpoint", None, None, 1, ("torch_zip", "torch_legacy", "safetensors"))
+TORCHSCRIPT = WeightFile("TorchScript archive", None, None, 1, ("torchscript",))
+
+
+def _role(weight: str | None) -> WeightRole | None:
+    return family().weight(weight) if weight else None
+
+
+def _cache_of(path: Path) -> Path | None:
+    """The Hugging Face cache folder a file lies in (…/models--ORG--NAME/…), for the download remedy."""
+    for parent in path.parents:
+        if repo_of_folder(parent.name):
+            return parent.parent
+    return None
+
+
+def _redownload(weight: str | None, path: Path) -> str:
+    role = _role(weight)
+    if role is None:
+        return f"replace {path} with a good copy"
+    return remedy(role, judge(path, CHECKPOINT), _cache_of(path))
+
+
+class CheckpointMismatch(EnvironmentProblem):
+    """A checkpoint whose tensors are not exactly the network's; `missing`/`unexpected` name them."""
+
+    def __init__(self, message: str, remedy: str, missing: list[str], unexpected: list[str]):
+        super().__init__(message, remedy)
+        self.missing = missing
+        self.unexpected = unexpected
 
 
 @dataclass
@@ -40,49 +65,44 @@ class LoadReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_file(path: Path | str, role: str) -> Path:
-    """Refuse what is not a usable model file: missing, empty, a git-lfs pointer, an unfinished download."""
+def check_file(path: Path | str, role: str, expected: WeightFile = CHECKPOINT, weight: str | None = "cfm") -> Path:
+    """Refuse what is not usable as `expected`, judged by its first bytes: missing, empty, a git-lfs pointer,
+    an unfinished download, an HTML page, a file of another format (a pickle named .safetensors, a
+    TorchScript archive where a state dict belongs). `weight` is the family role, for the remedy."""
     path = Path(path)
-    name = f"{role} file {path}"
-    if path.name.endswith(".incomplete"):
-        raise EnvironmentProblem(f"{name} is an unfinished download (.incomplete)", _REDOWNLOAD)
-    if path.is_symlink() and not path.exists():
-        target = Path(os.path.realpath(path))
-        if Path(str(target) + ".incomplete").exists():
-            raise EnvironmentProblem(
-                f"{name} points at {target}, whose download never finished ({target.name}.incomplete is there)",
-                _REDOWNLOAD,
-            )
-        raise EnvironmentProblem(f"{name} is a link to {target}, which does not exist", _REDOWNLOAD)
-    if not path.exists():
-        raise EnvironmentProblem(f"{name} does not exist", _REDOWNLOAD)
-    if path.is_dir():
-        raise EnvironmentProblem(f"{name} is a folder, not a file", "point the models setting at the file itself")
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(len(LFS_MAGIC))
-    except OSError as exc:
-        raise EnvironmentProblem(f"{name} cannot be read ({exc.strerror})", "check the file's permissions") from exc
-    if size == 0:
-        raise EnvironmentProblem(f"{name} is empty (0 bytes)", _REDOWNLOAD)
-    if head == LFS_MAGIC:
-        raise EnvironmentProblem(
-            f"{name} is a git-lfs pointer ({size} bytes of text), not the weights: the repository was "
-            "cloned without git-lfs",
-            "run `git lfs install && git lfs pull` in that repository, or " + _REDOWNLOAD,
-        )
-    return path
+    verdict = judge(path, expected)
+    if verdict.ok:
+        return path
+    kind = verdict.kind
+    target = verdict.sniffed.blob
+    if kind == "unfinished" and target is not None:
+        message = f"{role} file {path} points at {target}, whose download never finished ({target.name}.*incomplete is there)"
+    elif kind == "missing":
+        message = f"{role} file {path} does not exist"
+    elif kind == "dangling" and target is not None:
+        message = f"{role} file {path} is a link to {target}, which does not exist"
+    elif path.name.endswith(".incomplete"):
+        message = f"{role} file {path} is an unfinished download (.incomplete)"
+    elif kind == "lfs_pointer":
+        message = (f"{role} file {path} is a git-lfs pointer ({verdict.sniffed.size} bytes of text), not the weights: "
+                   "the repository was cloned without git-lfs")
+    else:
+        message = f"{role} file {path} is {verdict.problem}"
+    role_data = _role(weight)
+    fix = remedy(role_data, verdict, _cache_of(path)) if role_data else f"replace {path} with a good copy"
+    if kind == "folder":
+        fix = "point the models setting at the file itself"
+    raise EnvironmentProblem(message, fix)
 
 
-def _read(path: Path, role: str) -> Any:
+def _read(path: Path, role: str, weight: str | None) -> Any:
     try:
-        if path.suffix == ".safetensors":
+        if judge(path, CHECKPOINT).kind == "safetensors":  # by its bytes: a .pt may hold safetensors
             try:
                 from safetensors.torch import load_file
             except ImportError as exc:
                 raise EnvironmentProblem(
-                    f"{role} file {path} is a .safetensors file and the package safetensors is not installed",
+                    f"{role} file {path} is a safetensors file and the package safetensors is not installed",
                     "pip install safetensors",
                 ) from exc
             return load_file(str(path), device="cpu")
@@ -99,18 +119,18 @@ def _read(path: Path, role: str) -> Any:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentProblem(
             f"{role} file {path} ({path.stat().st_size} bytes) is truncated or not a checkpoint: {detail}",
-            _REDOWNLOAD,
+            _redownload(weight, path),
         ) from exc
 
 
-def _state_dict(raw: Any, path: Path, role: str, prefer_ema: bool) -> tuple[dict[str, torch.Tensor], str]:
+def _state_dict(raw: Any, path: Path, role: str, prefer_ema: bool, fix: str) -> tuple[dict[str, torch.Tensor], str]:
     if not isinstance(raw, dict):
-        raise EnvironmentProblem(f"{role} file {path} holds a {type(raw).__name__}, not a checkpoint dict", _REDOWNLOAD)
+        raise EnvironmentProblem(f"{role} file {path} holds a {type(raw).__name__}, not a checkpoint dict", fix)
     plain = raw.get("model_state_dict")
     ema = raw.get("ema_model_state_dict")
     if isinstance(ema, dict) and (prefer_ema or not isinstance(plain, dict)):
         state = {
-            (k[len("ema_model."):] if k.startswith("ema_model.") else k): v
+            (k.removeprefix("ema_model.")): v
             for k, v in ema.items()
             if k not in ("initted", "step")
         }
@@ -123,16 +143,21 @@ def _state_dict(raw: Any, path: Path, role: str, prefer_ema: bool) -> tuple[dict
     keys = ", ".join(sorted(map(str, raw))[:6])
     raise EnvironmentProblem(
         f"{role} file {path} has no model weights (no model_state_dict or ema_model_state_dict; keys: {keys})",
-        _REDOWNLOAD,
+        fix,
     )
 
 
 def load_state_dict_checked(
-    module: torch.nn.Module, path: Path | str, *, prefer_ema: bool = False, role: str = "checkpoint"
+    module: torch.nn.Module, path: Path | str, *, prefer_ema: bool = False, role: str = "checkpoint",
+    weight: str | None = "cfm",
 ) -> LoadReport:
-    """Load `path` into `module` (non-strict, like upstream), refusing loads that would leave it mostly random."""
-    path = check_file(path, role)
-    state, source = _state_dict(_read(path, role), path, role, prefer_ema)
+    """Load `path` into `module`, refused unless the file's tensors are exactly the network's, shapes included:
+    a tensor left at its initial value or one without a place means another network (another depth, the
+    full model's checkpoint given as the base one) and would make noise. `weight`: the family role, for
+    the remedy."""
+    path = check_file(path, role, CHECKPOINT, weight)
+    fix = _redownload(weight, path)
+    state, source = _state_dict(_read(path, role, weight), path, role, prefer_ema, fix)
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -141,69 +166,30 @@ def load_state_dict_checked(
         for k in own
         if k in state and isinstance(state[k], torch.Tensor) and tuple(state[k].shape) != tuple(own[k].shape)
     ]
-    loaded = len(own) - len(missing)
-    total_elems = sum(t.numel() for t in own.values()) or 1
-    loaded_elems = sum(t.numel() for k, t in own.items() if k in state)
-    hint = f"{loaded} of {len(own)} tensors matched, {len(unexpected)} unexpected"
+    matched = len(own) - len(missing) - len(mismatched)
+    counts = (f"the network has {len(own)} tensors, the file {len(state)}: {matched} match, {len(mismatched)} have "
+              f"other shapes, {len(missing)} are missing from the file, {len(unexpected)} have no place in the network")
+    hint = ("use the checkpoint that matches the song length (DiffRhythm-1_2 for 95 s, DiffRhythm-1_2-full for "
+            "96-285 s) and the checkout's config/diffrhythm-1b.json; " + fix)
     if mismatched:
         raise EnvironmentProblem(
-            f"{role} file {path} is for a different network: {len(mismatched)} tensors have other shapes "
-            f"(first: {mismatched[0]}); {hint}",
-            "use the checkpoint that matches the song length (DiffRhythm-1_2 for 95 s, DiffRhythm-1_2-full "
-            "for 96-285 s) and the checkout's config/diffrhythm-1b.json",
-        )
-    if loaded == 0 or loaded / max(len(own), 1) < MIN_LOADED_FRACTION or loaded_elems / total_elems < MIN_LOADED_FRACTION:
-        example = (unexpected or missing)[:3]
-        raise EnvironmentProblem(
-            f"{role} file {path} does not fit this network: {hint} "
-            f"({loaded_elems / total_elems:.0%} of the weights); examples: {', '.join(example)}. "
-            "Loading it would leave most of the network random and make noise",
-            "use the DiffRhythm cfm_model.pt that matches the song length; " + _REDOWNLOAD,
-        )
-    module.load_state_dict(state, strict=False)
-    report = LoadReport(missing=missing, unexpected=unexpected, loaded=loaded, path=str(path), source=source)
-    if missing:
-        report.warnings.append(
-            f"{role} file {path} left {len(missing)} tensors at random values (e.g. {', '.join(missing[:3])})"
-        )
-    if unexpected:
-        report.warnings.append(f"{role} file {path} has {len(unexpected)} tensors the network does not use")
-    return report
+            f"{role} file {path} is for a different network: {counts} (first other shape: {mismatched[0]})", hint)
+    if missing or unexpected:
+        examples = "; ".join(part for part in (
+            f"missing e.g. {', '.join(missing[:3])}" if missing else "",
+            f"without a place e.g. {', '.join(unexpected[:3])}" if unexpected else "") if part)
+        raise CheckpointMismatch(
+            f"{role} file {path} does not fit this network: {counts} ({examples}). Loading it would leave part of "
+            "the network at its initial values and make noise", hint, missing, unexpected)
+    module.load_state_dict(state, strict=True)
+    return LoadReport(missing=[], unexpected=[], loaded=matched, path=str(path), source=source)
 
 
 # --- fingerprints -----------------------------------------------------------------------------------
 
 
-def _hash_cache_file() -> Path:
-    return locations.cache_dir() / "sha256.json"
-
-
-def _load_hash_cache() -> dict[str, Any]:
-    try:
-        data = json.loads(_hash_cache_file().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _store_hash_cache(data: dict[str, Any]) -> None:
-    target = _hash_cache_file()
-    try:
-        write_text_atomic(target, json.dumps(data, indent=0, sort_keys=True))
-    except OSError:
-        pass  # a cache that cannot be written only costs time
-
-
-def sha256_file(path: Path, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fingerprint(path: Path | str, role: str) -> dict[str, Any]:
-    """{"role", "path", "bytes", "sha256"}; the hash is cached by (real path, size, mtime).
+def fingerprint(path: Path | str, role: str, weight: str | None = None) -> dict[str, Any]:
+    """{"role", "path", "bytes", "sha256"}; the hash comes from the one hash cache (`runner.hash_cache`).
 
     A Hugging Face cache blob is named by its SHA-256: a file that does not hash to its own name was cut
     short, written over or swapped, and is refused.
@@ -211,21 +197,14 @@ def fingerprint(path: Path | str, role: str) -> dict[str, Any]:
     given = Path(path)
     real = Path(os.path.realpath(given))
     try:
-        stat = real.stat()
+        size = real.stat().st_size
+        digest = hash_cache.sha256(real)
     except OSError as exc:
-        raise EnvironmentProblem(f"{role} file {given} cannot be read ({exc.strerror})", _REDOWNLOAD) from exc
-    key = f"{real}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache = _load_hash_cache()
-    digest = cache.get(key)
-    if not isinstance(digest, str):
-        digest = sha256_file(real)
-        cache = {k: v for k, v in cache.items() if not k.startswith(f"{real}|")}
-        cache[key] = digest
-        _store_hash_cache(cache)
+        raise EnvironmentProblem(f"{role} file {given} cannot be read ({exc.strerror})", _redownload(weight, given)) from exc
     if real.parent.name == "blobs" and _SHA256_NAME.match(real.name) and real.name != digest:
         raise EnvironmentProblem(
             f"{role} file {given} is damaged: its Hugging Face cache blob {real} should hash to its own name, "
             f"but its SHA-256 is {digest}",
-            f"delete {real} and the link to it, then " + _REDOWNLOAD,
+            f"delete {real} and the link to it, then " + _redownload(weight, given),
         )
-    return {"role": role, "path": str(given), "bytes": stat.st_size, "sha256": digest}
+    return {"role": role, "path": str(given), "bytes": size, "sha256": digest}

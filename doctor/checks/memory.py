@@ -44,6 +44,12 @@ def wsl_limit(facts: Facts) -> Finding:
     if facts.platform.kind != "wsl2":
         return Finding("mem.wsl_limit", Status.SKIP, "not WSL2")
     _, _, need = plan(facts)
+    unreadable = [c for c in facts.memory.wslconfigs if c.error]
+    if unreadable:
+        return Finding(
+            "mem.wsl_limit", Status.WARN, f"{unreadable[0].path} cannot be read, so its memory limit is unknown",
+            f"{unreadable[0].error}. WSL may not read it either.",
+        )
     limits = [c for c in facts.memory.wslconfigs if c.memory]
     if limits:
         low = [c for c in limits if c.memory < need]

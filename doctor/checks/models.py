@@ -2,40 +2,47 @@
 
 from __future__ import annotations
 
-from doctor.assets import weight as weight_data
+from pathlib import PurePosixPath
+
+from doctor.assets import role as family_role
 from doctor.checks.registry import check
 from doctor.facts import Facts
 from doctor.findings import Finding, Status
 from doctor.probes.files import FileState
-from doctor.probes.models import WeightFacts
+from doctor.probes.models import CopyFacts, WeightFacts
 from doctor.units import gib
+from runner.family import hf_download_command
 
-STATE_TEXT = {
-    "missing": "missing",
-    "dangling": "a link to a blob that does not exist",
-    "empty": "empty (0 bytes)",
-    "lfs_pointer": "a git-lfs pointer file, not the weights (cloned without git-lfs)",
-    "too_small": "smaller than any complete copy (truncated)",
-}
+ELSEWHERE = " (or point drdoctor at a good copy with --models / [models] in the config)"
 
 
-def describe(copy: FileState) -> str:
+def describe_file(f: FileState) -> str:
+    return f"{f.path} ({gib(f.size)})" if f.ok else f"{f.path}: {f.problem}"
+
+
+def describe(copy: CopyFacts) -> str:
     if copy.ok:
         return f"{copy.path} ({gib(copy.size)})"
-    size = f", {gib(copy.size)}" if copy.size is not None and copy.state == "too_small" else ""
-    return f"{copy.path}: {STATE_TEXT[copy.state]}{size}"
+    return "; ".join(describe_file(f) for f in copy.broken)
 
 
-def _download_hint(w: WeightFacts, facts: Facts) -> str:
-    data = weight_data(w.id)
-    target = f"{facts.checkout.path}/pretrained" if facts.checkout and facts.checkout.path else "<checkout>/pretrained"
-    return (f"`huggingface-cli download {data['repo']} {data['files'][0]} --cache-dir {target}` "
-            "(or point drdoctor at a good copy with --models / [models] in the config)")
+def download_hint(w: WeightFacts, copy: CopyFacts | None = None) -> str:
+    """`hf download REPO FILES...` for every file of the role: into the cache of the broken copy (forced,
+    since a damaged blob under a good link is otherwise kept), or of an interrupted download (continued
+    there), else into the hub cache, which is searched."""
+    role = family_role(w.id)
+    if copy is not None:
+        command = hf_download_command(role, copy.cache, force=copy.cache is not None)
+    else:
+        partial_cache = str(PurePosixPath(w.incomplete[0]).parents[2]) if w.incomplete else None  # …/models--X/blobs/f
+        command = hf_download_command(role, partial_cache)
+    return f"`{command}`{ELSEWHERE}"
 
 
 def weight_finding(check_id: str, w: WeightFacts, facts: Facts, say_where: bool = True) -> Finding:
-    label = weight_data(w.id)["label"]
-    broken = [c for c in w.copies if not c.ok]
+    label = family_role(w.id).label
+    # beside a good copy, an incomplete one (files absent, none damaged) is no hazard: nothing would load it
+    broken = [c for c in w.copies if not c.ok and (not w.ok or any(f.state != "missing" for f in c.broken))]
     partial = f"; {len(w.incomplete)} interrupted download(s): {', '.join(w.incomplete)}" if w.incomplete else ""
     if w.ok:
         extra = "; broken copies: " + "; ".join(describe(c) for c in broken) if broken else ""
@@ -45,12 +52,13 @@ def weight_finding(check_id: str, w: WeightFacts, facts: Facts, say_where: bool 
         return Finding(check_id, status, f"{label}: {describe(w.best)}{extra}{partial}", detail,
                        fix="models.paths" if status is Status.WARN else None)
     if not w.copies:
-        searched = ", ".join(dict.fromkeys(facts.models.hf_caches + facts.models.plain_dirs))
+        searched = ", ".join(dict.fromkeys(facts.models.plain_dirs + facts.models.hf_caches))
         where = f"Looked in {searched}. " if say_where else ""
         return Finding(check_id, Status.FAIL, f"{label}: not found{partial}",
-                       f"{where}Download it: {_download_hint(w, facts)}", fix="models.paths")
+                       f"{where}Download it: {download_hint(w)}", fix="models.paths")
     return Finding(check_id, Status.FAIL, f"{label}: " + "; ".join(describe(c) for c in broken) + partial,
-                   f"Loading it fails or, worse, gives garbage. Download it again: {_download_hint(w, facts)}", fix="models.paths")
+                   f"Loading it fails or, worse, gives garbage. Download it again: {download_hint(w, broken[0])}",
+                   fix="models.paths")
 
 
 @check("models.checkout", "checkout")
@@ -60,8 +68,9 @@ def checkout(facts: Facts) -> Finding:
         return Finding("models.checkout", Status.OK, f"DiffRhythm checkout at {c.path} (from {c.source})")
     return Finding(
         "models.checkout", Status.FAIL, "no DiffRhythm checkout found",
-        f"Looked in: {', '.join(c.tried)}. Clone https://github.com/ASLP-lab/DiffRhythm and pass --diffrhythm DIR, "
-        "set DIFFRHYTHM_ROOT, or set [diffrhythm] root in drdoctor's config.",
+        f"Looked in: {', '.join(c.tried)}. Run `drdoctor install` (it clones the pinned commit), or clone "
+        "https://github.com/ASLP-lab/DiffRhythm and pass --diffrhythm DIR, set DIFFRHYTHM_ROOT, or set "
+        "[diffrhythm] root in drdoctor's config.",
     )
 
 
@@ -72,7 +81,7 @@ def cfm(facts: Facts) -> Finding:
         finding = weight_finding("models.cfm", base if base.ok else full, facts)
         usable = [name for name, w in (("base (up to 95 s)", base), ("full (96-285 s)", full)) if w.ok]
         other = full if base.ok else base
-        note = f" Not usable: {weight_data(other.id)['label']}." if not other.ok else ""
+        note = f" Not usable: {family_role(other.id).label}." if not other.ok else ""
         return Finding(finding.id, finding.status, f"usable: {', '.join(usable)}. " + finding.title,
                        (finding.detail + note).strip(), finding.fix)
     return weight_finding("models.cfm", base, facts)
@@ -85,11 +94,14 @@ def vae(facts: Facts) -> Finding:
 
 @check("models.muq", "models", "checkout")
 def muq(facts: Facts) -> Finding:
-    muq_finding = weight_finding("models.muq", facts.models.weight("muq"), facts)
-    text_finding = weight_finding("models.muq", facts.models.weight("xlmr"), facts, say_where=False)
-    worst = max((muq_finding, text_finding), key=lambda f: ["ok", "info", "skip", "warn", "fail"].index(f.status.value))
-    return Finding("models.muq", worst.status, f"{muq_finding.title} | {text_finding.title}",
-                   " ".join(x for x in (muq_finding.detail, text_finding.detail) if x), worst.fix)
+    """MuQ-MuLan and the two models it builds itself (its audio model, xlm-roberta-base): one finding."""
+    findings = [weight_finding("models.muq", facts.models.weight(r), facts, say_where=i == 0)
+                for i, r in enumerate(("muq", "muq_audio", "xlmr"))]
+    order = ["ok", "info", "skip", "warn", "fail"]
+    worst = max(findings, key=lambda f: order.index(f.status.value))
+    details = [f.detail for f in findings if f.detail]
+    detail = "; ".join(d.replace(ELSEWHERE, "") for d in details) + (ELSEWHERE if any(ELSEWHERE in d for d in details) else "")
+    return Finding("models.muq", worst.status, " | ".join(f.title for f in findings), detail, worst.fix)
 
 
 @check("models.assets", "checkout")
@@ -102,7 +114,7 @@ def checkout_assets(facts: Facts) -> Finding:
         return Finding("models.assets", Status.OK, f"all {len(c.files)} data files inference reads are in the checkout")
     lfs = any(f.state == "lfs_pointer" for f in broken)
     return Finding(
-        "models.assets", Status.FAIL, f"{len(broken)} checkout file(s) broken: " + "; ".join(describe(f) for f in broken),
+        "models.assets", Status.FAIL, f"{len(broken)} checkout file(s) broken: " + "; ".join(describe_file(f) for f in broken),
         "The lyrics g2p or the model code fails at import (FileNotFoundError or a parse error). "
         + ("Run `git lfs install && git lfs pull` in the checkout." if lfs else
            "The checkout is a partial copy: clone it again with git (large files included) or copy these files over."),

@@ -84,12 +84,15 @@ def cuda_match(facts: Facts) -> Finding:
         return Finding("torch.cuda_match", Status.OK, seen)
     requirement = wheels.driver_requirement(built)
     if built[0] > driver[0]:
-        needed = f" (Linux driver >= {wheels.driver_text(requirement[1])})" if requirement else ""
+        # On WSL2 the driver is Windows': its numbers are not Linux's, and it is updated on Windows.
+        wsl2 = facts.platform.kind == "wsl2"
+        needed = f" (Linux driver >= {wheels.driver_text(requirement[1])})" if requirement and not wsl2 else ""
         return Finding(
             "torch.cuda_match", Status.FAIL, seen,
             f"A CUDA {built[0]}.x build needs a CUDA {built[0]}.x driver{needed}: torch.cuda.is_available() is False "
-            f"and the first CUDA call fails with 'The NVIDIA driver on your system is too old'. Update the driver, "
-            f"or install a build this driver runs: {install_command(facts)}", fix="torch.reinstall",
+            f"and the first CUDA call fails with 'The NVIDIA driver on your system is too old'. Update the driver"
+            f"{' on Windows' if wsl2 else ''}, or install a build this driver runs: {install_command(facts)}",
+            fix="torch.reinstall",
         )
     if runs == "no":
         return Finding(

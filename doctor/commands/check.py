@@ -1,10 +1,14 @@
-"""`drdoctor check`: inspect this machine and the DiffRhythm install, print findings, exit 0/1/2."""
+"""`drdoctor check`: inspect this machine and the DiffRhythm install, print findings, exit 0/1/2.
+
+2 is bad arguments or a config file that cannot be read (the message names it, and the byte when it is not text).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
 from doctor.commands.target import add_target_options, checkup_options, target_problem
 from doctor.config import ConfigError
 
@@ -14,7 +18,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="drdoctor check",
-        description="Inspect this machine and the DiffRhythm install. Exit 0: nothing failed; 1: a check failed; 2: bad arguments.",
+        description="Inspect this machine and the DiffRhythm install. Exit 0: nothing failed; 1: a check failed; "
+        "2: bad arguments or an unreadable config file.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document (facts and findings)")
     p.add_argument("--redact", action="store_true", help="replace home folders and user names (for bug reports)")

@@ -6,7 +6,8 @@
     drdoctor fix --yes                apply without asking (needed when there is no terminal to ask on)
 
 Exit status: 0 applied or nothing to do, 1 a step failed (its plan's file edits were rolled back),
-2 bad arguments, an unknown fix id, or consent refused, 130 interrupted (Ctrl-C; rolled back too).
+2 bad arguments, an unknown fix id, consent refused, or a file a fix must read that is not text (its name, the
+byte and its offset are printed; nothing is changed), 130 interrupted (Ctrl-C; rolled back too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from doctor.commands.target import add_target_options, checkup_options, target_p
 from doctor.config import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-FIXABLE = ("fail", "warn")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ class UsageError(Exception):
 
 def _options(args: argparse.Namespace):
     from doctor.fixes.gather import FixOptions, parse_cuda
-    from doctor.fixes.wsl_memory import parse_size
+    from doctor.wslconfig import parse_size
 
     if problem := target_problem(args):
         raise UsageError(problem)
@@ -96,13 +96,6 @@ def _checkup(args: argparse.Namespace):
     return run_checkup(checkup_options(args))
 
 
-def _chosen(ids: list[str], report) -> list[str]:
-    from doctor.fixes import FIXES
-
-    wanted = set(ids) if ids else {f.fix for f in report.findings if f.fix and f.status.value in FIXABLE}
-    return [fix_id for fix_id in FIXES if fix_id in wanted]  # registry order: packages, files, hand-over
-
-
 def _asker(assume_yes: bool):
     def confirm(question: str) -> bool:
         if assume_yes:
@@ -116,14 +109,10 @@ def _asker(assume_yes: bool):
     return confirm
 
 
-def _statuses(report, check_ids: list[str]) -> dict[str, str]:
-    return {f.id: f.status.value for f in report.findings if f.id in check_ids}
-
-
 def main(argv: list[str]) -> int:
-    from doctor.fixes import FIXES, plan_for
-    from doctor.fixes.apply import apply_plan
-    from doctor.fixes.gather import context_from_facts
+    from doctor.fixes import FIXES
+    from doctor.fixes.session import FixSession
+    from runner.textfile import Unreadable
 
     p = parser()
     args = p.parse_args(argv)
@@ -134,17 +123,16 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     try:
         options = _options(args)
-        report = _checkup(args)
-    except (UsageError, ConfigError) as exc:
-        print(f"drdoctor fix: {exc}", file=sys.stderr)
+        session = FixSession(options, _checkup(args), recheck=lambda: _checkup(args))
+        chosen = session.chosen(args.ids)
+        plans = [session.plan(fix_id) for fix_id in chosen]
+    except (UsageError, ConfigError, Unreadable) as exc:
+        print(f"drdoctor fix: {exc}; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
 
-    chosen = _chosen(args.ids, report)
     if not chosen:
         print("drdoctor fix: nothing to fix: no finding of the checkup points to a fix (see `drdoctor check`).")
         return EXIT_OK
-    ctx = context_from_facts(report.facts, options)
-    plans = [plan_for(fix_id, ctx) for fix_id in chosen]
 
     if args.dry_run:
         if args.json:
@@ -166,14 +154,18 @@ def main(argv: list[str]) -> int:
     backups: list[Path] = []
     exit_code = EXIT_OK
     for fix_id in chosen:
-        plan = plan_for(fix_id, ctx)  # fresh: earlier fixes may have changed what this one sees
+        try:
+            plan = session.plan(fix_id)  # fresh: earlier fixes may have changed what this one sees
+        except Unreadable as exc:
+            print(f"drdoctor fix: {exc}; {fix_id} changed nothing", file=sys.stderr)
+            exit_code = EXIT_USAGE
+            break
         print(plan.render())
         if plan.blocked or plan.empty:
             print()
             continue
-        before_ids = [f.id for f in report.findings if f.fix == fix_id]
-        before = _statuses(report, before_ids)
-        result = apply_plan(plan, confirm, sys.stdout, followups=interactive and not args.yes or args.restart)
+        outcome = session.apply(plan, confirm, sys.stdout, followups=interactive and not args.yes or args.restart)
+        result = outcome.result
         backups += result.backups
         if result.state == "declined":
             print(f"  declined: {result.message}")
@@ -188,19 +180,14 @@ def main(argv: list[str]) -> int:
                       + "; ".join(repr(list(a)) for a in result.commands_run))
             exit_code = EXIT_FAILED if result.state == "failed" else EXIT_INTERRUPTED
             break
-        # Verify: gather the facts again, re-plan (nothing should be left), re-judge the affected checks.
-        report = _checkup(args)
-        ctx = context_from_facts(report.facts, options)
-        again = plan_for(fix_id, ctx)
-        if again.empty and not again.blocked:
-            print(f"  verified: {again.done_reason}")
+        if outcome.verified:
+            print(f"  verified: {outcome.verification}")
         else:
-            print(f"  not verified: planning {fix_id} again still finds work: "
-                  + (again.blocked or "; ".join(s.description for s in again.steps)))
-        after = _statuses(report, before_ids)
-        for check_id in before_ids:
-            unchanged = before.get(check_id) == after.get(check_id) and plan.needs_restart
-            print(f"  check {check_id}: {before.get(check_id, '?')} -> {after.get(check_id, '?')}"
+            print(f"  not verified: planning {fix_id} again still finds work: {outcome.verification}")
+        for check_id in outcome.checks:
+            before, after = outcome.before.get(check_id, "?"), outcome.after.get(check_id, "?")
+            unchanged = before == after and plan.needs_restart
+            print(f"  check {check_id}: {before} -> {after}"
                   + ("  (judged on the running system: after the restart it can change)" if unchanged else ""))
         if plan.needs_restart:
             print("  restart needed: " + next((n for n in plan.notes if "shutdown" in n), "restart for the change to apply"))

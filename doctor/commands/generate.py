@@ -1,8 +1,9 @@
 """`drdoctor generate`: make a song with the hardened runner, showing its progress; exits with its exit code.
 
 Options for drdoctor itself: --python PY (the interpreter of the DiffRhythm environment), --json (print the
-runner's events as they come instead of the display). Every other option goes to `python -m runner`
-(see `python -m runner --help`); --diffrhythm and --models are filled from the config when not given.
+runner's events as they come instead of the display). Every other option goes to `python -m runner`;
+`--help` lists them from the runner's own definitions (runner/request.py). --diffrhythm and --models are
+filled from the config when not given.
 """
 
 from __future__ import annotations
@@ -12,32 +13,30 @@ import sys
 from typing import Any
 
 from doctor import config as config_mod
-from doctor.launch import ForwardSigint, LaunchError, RunnerProcess, diagnose_no_events, pick_python
+from doctor.discovery import Target, discover
+from doctor.launch import ForwardSigint, LaunchError, RunnerProcess, diagnose_no_events
 from doctor.run_view import RunView
 from runner.events import ExitCode
+from runner.request import MODEL_ROLES, add_request_arguments
 
-RUNNER_HELP = """runner options (passed through to `python -m runner`):
-  --lyrics SONG.lrc            timed lyrics, or plain lines timed over the song (none: instrumental)
-  --style TEXT | --ref-audio CLIP | --style-embedding FILE | --style-from RUN_DIR
-  --edit SONG --regenerate 10:25 [--regenerate 50:end]   regenerate only those spans of SONG
-  --continue SONG --length 180 continue SONG to the new length
-  --batch N                    N candidates in one pass: NAME-1.wav ... (candidate k: seed + k - 1)
-  --length 95|96-285           seconds (default 95)
-  --steps 32  --cfg 4.0  --seed N
-  --device auto|cpu|cuda[:i]   --dtype auto|float32|bfloat16|float16
-  --chunked / --no-chunked     VAE decode in windows (default) or whole
-  --diffrhythm DIR  --models DIR  --model-file ROLE=PATH
-  --out SONG.wav  --run-dir DIR  --resume RUN_DIR  --timeout S
-  --bundle DIR                 a tiny self-test bundle instead of a checkout"""
+# where `drdoctor generate` gives a runner option another meaning than `python -m runner` does
+GENERATE_HELP = {
+    "--diffrhythm": "DiffRhythm checkout (default: [diffrhythm] root in drdoctor's config)",
+    "--models": "folder holding the model files (default: [models] dir in drdoctor's config)",
+    "--fault": argparse.SUPPRESS,  # the self-test's switch (`drdoctor selftest`)
+}
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="drdoctor generate", description="Make a song with the hardened runner.",
-        epilog=RUNNER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _parser(with_runner_options: bool = False) -> argparse.ArgumentParser:
+    """drdoctor's own options; with the runner's (from runner/request.py, the one definition) for --help."""
+    p = argparse.ArgumentParser(prog="drdoctor generate", description="Make a song with the hardened runner.",
+                                add_help=False)
+    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     p.add_argument("--python", help="interpreter of the DiffRhythm environment (default: config, then this one)")
     p.add_argument("--json", action="store_true", help="print the runner's events (NDJSON) instead of the display")
+    if with_runner_options:
+        add_request_arguments(p.add_argument_group("runner options (passed through to `python -m runner`)"),
+                              GENERATE_HELP)
     return p
 
 
@@ -45,34 +44,42 @@ def _has(args: list[str], option: str) -> bool:
     return any(a == option or a.startswith(option + "=") for a in args)
 
 
-def runner_args(rest: list[str], config: dict[str, Any]) -> list[str]:
-    """The runner's arguments: the user's, plus checkout and models from the config when missing."""
+def runner_args(rest: list[str], config: dict[str, Any], target: Target | None = None) -> list[str]:
+    """The runner's arguments: the user's, plus the checkout and models `doctor.discovery` finds (the same
+    discovery `drdoctor check` reports) when missing."""
     args = list(rest)
     if _has(args, "--bundle") or _has(args, "--resume"):
         return args
-    root = config_mod.get(config, "diffrhythm", "root")
-    if root and not _has(args, "--diffrhythm"):
-        args += ["--diffrhythm", str(root)]
+    target = target or discover(config=config)
+    if target.checkout and not _has(args, "--diffrhythm"):
+        args += ["--diffrhythm", target.checkout]
     if not _has(args, "--models") and not _has(args, "--model-file"):
-        models = config.get("models") if isinstance(config.get("models"), dict) else {}
-        if models.get("dir"):
-            args += ["--models", str(models["dir"])]
-        for role in ("cfm", "cfm_full", "vae", "muq"):
-            if models.get(role):
-                args += ["--model-file", f"{role}={models[role]}"]
+        if target.models_dirs:
+            args += ["--models", target.models_dirs[0]]
+        args += [item for key, path in target.models.items() if key in MODEL_ROLES
+                 for item in ("--model-file", f"{key}={path}")]
     return args
 
 
 def main(argv: list[str]) -> int:
     ns, rest = _parser().parse_known_args(argv)
+    if ns.help:
+        _parser(with_runner_options=True).print_help()
+        return 0
     try:
         config = config_mod.load()
     except config_mod.ConfigError as exc:
         print(f"drdoctor generate: {exc}", file=sys.stderr)
         return int(ExitCode.BAD_INPUT)
-    python = pick_python(ns.python, config)
+    target = discover(python=ns.python, config=config)
+    args = runner_args(rest, config, target)
+    if not any(_has(args, o) for o in ("--diffrhythm", "--bundle", "--resume")):
+        print("drdoctor generate: no DiffRhythm checkout found; looked in " + ", ".join(target.tried)
+              + "\n  what to do: run `drdoctor install`, or give --diffrhythm DIR (or set [diffrhythm] root in the config)",
+              file=sys.stderr)
+        return int(ExitCode.ENVIRONMENT)
     try:
-        runner = RunnerProcess(python, runner_args(rest, config))
+        runner = RunnerProcess(target.python, args)
     except LaunchError as exc:
         print(f"drdoctor generate: {exc}\n  what to do: run `drdoctor check` (is [diffrhythm] python right?)",
               file=sys.stderr)

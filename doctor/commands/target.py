@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from doctor.probes._fs import at
+from runner import locations
 
 
 def add_target_options(p: argparse.ArgumentParser, *, python_help: str) -> None:
@@ -21,6 +25,13 @@ def target_problem(args: argparse.Namespace) -> str | None:
                 "interpreter, e.g. ~/DiffRhythm/.venv/bin/python")
     if not Path(args.root).is_dir():
         return f"--root {args.root}: not a folder"
+    for flag, value, what in (("--diffrhythm", args.diffrhythm, "the folder of the DiffRhythm checkout"),
+                              ("--models", args.models, "a folder holding model weights")):
+        if value:
+            folder = at(Path(args.root), locations.expand(value, os.environ))
+            if not folder.is_dir():
+                found = "is a file, not a folder" if folder.exists() else "no such folder"
+                return f"{flag} {value}: {found}; give {what}"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from doctor.commands.target import add_target_options, checkup_options, target_problem
@@ -27,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def build_options(ns: argparse.Namespace):
     from doctor.fixes.gather import FixOptions
-    from doctor.fixes.wsl_memory import parse_size
     from doctor.tui.options import TuiOptions
+    from doctor.wslconfig import parse_size
 
     ram = parse_size(ns.ram) if ns.ram else None
     if ns.ram and not ram:
@@ -46,7 +47,8 @@ def build_options(ns: argparse.Namespace):
 def main(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
     if problem := target_problem(ns):
-        raise SystemExit(f"drdoctor tui: {problem}")
+        print(f"drdoctor tui: {problem}", file=sys.stderr)
+        return 2
     from doctor.tui.app import DrDoctorApp
 
     app = DrDoctorApp(build_options(ns), mode=ns.mode)

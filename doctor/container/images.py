@@ -13,6 +13,7 @@ else:  # pragma: no cover
 
 from doctor.container.problems import DockerProblem, api_error_text
 from doctor.container.progress import StreamError, Tracker, follow
+from runner.family import family
 
 DEFAULT_IMAGE = "drdoctor:cu118"
 
@@ -45,6 +46,7 @@ def flavour_build_args(flavour: str, flavours: dict[str, Any]) -> dict[str, str]
         "TORCH_VERSION": row["torch"],
         "TORCHAUDIO_VERSION": row["torchaudio"],
         "CUDA_VERSION": row["cuda"],
+        "DIFFRHYTHM_COMMIT": family().upstream_commit,  # the family data is the one place for the pin
     }
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
+from runner import hub_env
 from runner.events import ExitCode, decode
 
 from doctor.container.problems import DockerProblem, api_error_text, gpu_refused, is_gpu_refusal
@@ -75,7 +76,8 @@ def run(client, image: str, creq: ContainerRequest, view, *, gpu: bool = True, u
 
     stderr = stderr or sys.stderr
     name = name or f"drdoctor-run-{secrets.token_hex(4)}"
-    env = {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(environment or {})}
+    # network_mode none: no look-up could succeed, so offline whatever the config says (runner.hub_env's rule)
+    env = {**hub_env.variables(network=False), "PYTHONUNBUFFERED": "1", **(environment or {})}
     try:
         container = client.containers.create(
             image, command=creq.args, name=name, mounts=creq.docker_mounts(), network_mode="none",

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from doctor.container.endpoint import Endpoint, connect
-from doctor.container.problems import TOOLKIT_REMEDY, DockerProblem, classify_connect_error, is_wsl
 from doctor.container.flavour_match import Driver, judge
+from doctor.container.problems import TOOLKIT_REMEDY, classify_connect_error, is_wsl
 from doctor.units import gib
 
 
@@ -142,10 +142,3 @@ def render(status: Status) -> list[str]:
                          "(drdoctor's image is built, not published); `drdoctor container pull IMAGE` takes one "
                          "from a registry you name")
     return lines
-
-
-def problem_of(status: Status) -> DockerProblem | None:
-    if status.problem:
-        p = status.problem
-        return DockerProblem(p["kind"], p["message"], p["remedy"], p["code"])
-    return None

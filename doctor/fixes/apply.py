@@ -25,6 +25,7 @@ from typing import TextIO
 
 from doctor.fixes.plan import CommandStep, FileEdit, MoveAside, Plan, read_for_edit
 from runner.atomic import write_bytes_atomic
+from runner.textfile import Unreadable
 
 Confirm = Callable[[str], bool]
 
@@ -112,6 +113,14 @@ def run_command(step: CommandStep, out: TextIO) -> int:
             timer.cancel()
 
 
+def _free_space(path: Path) -> str:
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    return f" ({free / (1 << 20):.1f} MiB free on its disk)" if free >= 1 << 20 else f" ({free} bytes free on its disk)"
+
+
 class _Applier:
     def __init__(self, plan: Plan, confirm: Confirm, out: TextIO):
         self.plan, self.confirm, self.out = plan, confirm, out
@@ -120,17 +129,35 @@ class _Applier:
         self.moved: list[tuple[Path, Path]] = []  # (file, where it was moved)
 
     def edit(self, step: FileEdit) -> None:
-        current, _ = read_for_edit(step.path)
+        try:
+            current, _ = read_for_edit(step.path)
+        except Unreadable as exc:  # it was text when planned
+            raise StepFailed(f"{exc}; it changed since the plan was made") from exc
         if current != step.old_text:
             raise StepFailed(f"{step.path} changed since the plan was made; run the fix again to re-plan")
         backup = None
         if step.path.exists():
             backup = backup_path(step.path)
-            shutil.copy2(step.path, backup)
+            try:
+                shutil.copy2(step.path, backup)
+            except OSError as exc:
+                backup.unlink(missing_ok=True)  # a partial copy is no backup
+                raise StepFailed(f"cannot back up {step.path} to {backup.name}: {exc.strerror or exc}"
+                                 f"{_free_space(step.path)}; the file is unchanged") from exc
             self.result.backups.append(backup)
             self.out.write(f"     backup: {backup}\n")
+        try:
+            write_bytes_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
+        except OSError as exc:
+            # The write is atomic: the file still holds what it held, so there is nothing to restore, and
+            # the fresh backup only takes space (on a full disk, the space that is missing).
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+                self.result.backups.remove(backup)
+                self.out.write(f"     removed the backup {backup.name} again: the file is unchanged\n")
+            raise StepFailed(f"cannot write {step.path}: {exc.strerror or exc}{_free_space(step.path)}; "
+                             "the file is unchanged") from exc
         self.changed.append((step.path, backup))
-        write_bytes_atomic(step.path, step.new_text.encode(step.encoding), step.mode)
         self.out.write(f"     wrote {step.path}\n")
 
     def move(self, step: MoveAside) -> None:

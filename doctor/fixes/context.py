@@ -83,16 +83,15 @@ class FixContext:
     which: Callable[[str], str | None] = shutil.which
     models: Any = None                           # doctor.probes.models.ModelsFacts: every copy of every weight
     espeak: bool | None = None                   # espeak-ng (with its voices) is installed
+    espeak_broken_voices: tuple[str, ...] = ()   # needed voices espeak-ng lists but cannot phonemize with
     container_ready: bool | None = None          # the container image is present locally
 
     @property
     def models_complete(self) -> bool:
-        """Every needed weight has a whole copy and no download is half done (for hf.offline)."""
+        """Every needed weight has a whole copy (for hf.offline)."""
         if self.models is None:
             return False
-        ok = {w.id: w.ok for w in self.models.weights}
-        # The same rule as the hf.offline check: VAE, MuQ-MuLan, xlm-roberta, and one of the DiT weights.
-        return all(ok.get(i) for i in ("vae", "muq", "xlmr")) and bool(ok.get("cfm") or ok.get("cfm_full"))
+        return self.models.complete  # the hf.offline check's rule
 
     def at(self, path: str | Path) -> Path:
         """A machine path inside `root`."""

@@ -75,14 +75,12 @@ def ram_need(facts: Any) -> int | None:
 
 
 def espeak_works(espeak: Any) -> bool | None:
-    """espeak-ng runs, has every voice the g2p builds, and its library can be loaded (as sys.espeak asks)."""
+    """espeak-ng works for the g2p by the sys.espeak check's own rule."""
     if espeak is None:
         return None
-    from doctor.assets import assets
+    from doctor.checks.tools import espeak_problem
 
-    voices = all(v in espeak.voices for v in assets()["espeak_voices"])
-    library = espeak.library_env_exists if espeak.library_env else espeak.library is not None
-    return bool(espeak.binary) and not espeak.voices_error and voices and library
+    return espeak_problem(espeak) is None
 
 
 def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
@@ -145,6 +143,7 @@ def context_from_facts(facts: Any, options: FixOptions) -> FixContext:
         which=lambda name: shutil.which(name, path=env.get("PATH")),
         models=getattr(facts, "models", None),
         espeak=espeak_works(espeak),
+        espeak_broken_voices=tuple(voice for voice, _ in getattr(espeak, "voices_broken", ())),
         container_ready=None,
     )
 

@@ -4,9 +4,10 @@ Upstream only looks in the checkout's `./pretrained` Hugging Face cache. When a 
 elsewhere (`~/.cache/huggingface/hub`, a folder given with `--models`, another cache), its resolved
 path goes into drdoctor's config (`[models] cfm/cfm_full/vae/muq`, `dir` for a `--models` folder), which
 `drdoctor generate` reads. Broken spares of a weight that has a good copy (a git-lfs pointer in
-`./pretrained` that upstream's scripts would load) are moved aside to their backup name. Broken copies (an interrupted `.incomplete` download, a git-lfs pointer, an
-empty or truncated file) are listed with the exact command that downloads that file again; when the
-machine is online (`--online`) and huggingface_hub is in the target environment, the plan runs it.
+`./pretrained` that upstream's scripts would load) are moved aside to their backup name. Broken copies (an
+interrupted `.incomplete` download, a git-lfs pointer, an empty, cut or foreign file) are listed with the
+`hf download REPO FILES...` command that fetches every file of the role again; when the machine is online
+(`--online`) and huggingface_hub is in the target environment, the plan runs it.
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ import os
 from pathlib import PurePosixPath
 
 from doctor import config as config_mod
-from doctor.assets import assets
 from doctor.fixes.context import FixContext
 from doctor.fixes.plan import CommandStep, MoveAside, Plan, edit
+from doctor.probes.models import CopyFacts
+from runner.family import WeightRole, family, hf_download_argv
 
 FIX_ID = "models.paths"
 TITLE = "record where the weights are in drdoctor's config; list what must be downloaded again"
-BROKEN = {"lfs_pointer": "a git-lfs pointer, not the weights", "too_small": "truncated", "empty": "empty",
-          "dangling": "a link to a missing blob"}
 # Run in the target interpreter; the arguments come as argv, never spliced into the code.
 _DOWNLOAD = (
     "import sys; from huggingface_hub import hf_hub_download; "
-    "repo, name, kind, folder, force = sys.argv[1:6]; "
+    "repo, kind, folder, force, *names = sys.argv[1:]; "
     "kw = {'cache_dir': folder} if kind == 'cache' else {'local_dir': folder}; "
-    "print(hf_hub_download(repo_id=repo, filename=name, force_download=force == '1', **kw))"
+    "[print(hf_hub_download(repo_id=repo, filename=n, force_download=force == '1', **kw)) for n in names]"
 )
 
 
@@ -46,18 +46,20 @@ def _expand(value: str, ctx: FixContext) -> str:
     return os.path.normpath(home + value[1:] if value.startswith("~") else value)
 
 
-def redownload(repo: str, filename: str, path: str, force: bool) -> tuple[list[str], tuple[str, str]]:
-    """(the `huggingface-cli download` argv a user can type, (kind, folder) for the in-process download)."""
+def redownload(role: WeightRole, path: str, force: bool) -> tuple[list[str], tuple[str, str]]:
+    """(the `hf download` argv a user can type, (kind, folder) for the in-process download) for every file of
+    the role, into the cache or plain folder that `path` lies in."""
     cached = _cache_and_repo(path)
     if cached:
-        kind, folder = "cache", cached[0]
-        argv = ["huggingface-cli", "download", repo, filename, "--cache-dir", folder]
-    else:
-        kind, folder = "local", str(PurePosixPath(path).parent)
-        argv = ["huggingface-cli", "download", repo, filename, "--local-dir", folder]
-    if force:
-        argv.append("--force-download")
-    return argv, (kind, folder)
+        return hf_download_argv(role, cached[0], force=force), ("cache", cached[0])
+    folder = str(PurePosixPath(path).parent)
+    argv = hf_download_argv(role, force=force)
+    return [*argv[:3 + len(role.files)], "--local-dir", folder, *argv[3 + len(role.files):]], ("local", folder)
+
+
+def _file_of(copy: CopyFacts) -> str:
+    """A path inside the copy's folder (where its files go back)."""
+    return copy.broken[0].path if copy.broken else copy.path
 
 
 def plan(ctx: FixContext) -> Plan:
@@ -74,34 +76,34 @@ def plan(ctx: FixContext) -> Plan:
     updates: dict[str, str] = {}
     notes: list[str] = []
     steps: list[CommandStep] = []
-    seen_fetches: set[tuple[str, str, str]] = set()
+    seen_fetches: set[tuple[str, str]] = set()
     can_download = ctx.online and bool(ctx.python) and bool(
         ctx.packages.get("huggingface-hub") or ctx.packages.get("transformers")  # transformers requires it
     )
-    by_id = {w["id"]: w for w in assets()["weights"]}
+    fam = family()
     ok = {w.id: w.ok for w in facts.weights}
     unresolved: list[str] = []
     moves: list[MoveAside] = []
     for weight in facts.weights:
-        spec = by_id.get(weight.id, {})
-        key = spec.get("config_key")
+        role = fam.weight(weight.id)
         best = weight.best
-        if best is not None and best.ok and key:
-            value = str(PurePosixPath(best.path).parent) if key == "muq" else best.path
-            have = configured.get(key)
-            if not (isinstance(have, str) and _expand(have, ctx) == value):
-                updates[key] = value
-        broken = [c for c in weight.copies if c.state in BROKEN]
         if best is not None and best.ok:
-            # A good copy is used; broken spares are only listed (upstream's scripts may still pick one).
+            have = configured.get(role.config_key)
+            if not (isinstance(have, str) and _expand(have, ctx) == best.path):
+                updates[role.config_key] = best.path
+        broken = [c for c in weight.copies if not c.ok]
+        if best is not None and best.ok:
+            # A good copy is used; broken spares are moved aside (upstream's scripts may still pick one).
             for spare in broken:
-                moves.append(MoveAside(ctx.at(spare.path), f"move aside {spare.path}: {BROKEN[spare.state]} "
-                                       f"(upstream's scripts would load it; drdoctor uses {best.path})"))
+                for f in spare.broken:
+                    if f.state != "missing":
+                        moves.append(MoveAside(ctx.at(f.path), f"move aside {f.path}: {f.problem} "
+                                               f"(upstream's scripts would load it; drdoctor uses {best.path})"))
             for partial in weight.incomplete:
                 notes.append(f"{weight.id}: {partial} is an interrupted download (drdoctor uses {best.path}); it can be deleted")
             continue
         # (what is wrong, a path inside the copy's folder, force the download over a file that is there)
-        fetches = [(f"{c.path} is {BROKEN[c.state]}", c.path, True) for c in broken]
+        fetches = [("; ".join(f"{f.path} is {f.problem}" for f in c.broken), _file_of(c), True) for c in broken]
         fetches += [(f"{p} is an interrupted download", p, False) for p in weight.incomplete]
         if not fetches:
             if optional(weight.id, ok) or weight.id == "cfm_full":
@@ -110,21 +112,20 @@ def plan(ctx: FixContext) -> Plan:
             home = f"{ctx_checkout(ctx)}/pretrained" if ctx_checkout(ctx) else (facts.hf_caches[-1] if facts.hf_caches else None)
             if home is None:
                 continue
-            fetches = [(f"no copy found (looked in {', '.join(dict.fromkeys(facts.hf_caches + facts.plain_dirs))})",
-                        f"{home}/models--{spec.get('repo', '?').replace('/', '--')}/x", False)]
+            fetches = [(f"no copy found (looked in {', '.join(dict.fromkeys(facts.plain_dirs + facts.hf_caches))})",
+                        f"{home}/models--{role.repo.replace('/', '--')}/x", False)]
         if not optional(weight.id, ok):
             unresolved.append(weight.id)
-        repo = spec.get("repo", "?")
-        filename = spec.get("files", ["?"])[0]
         for what, path, force in fetches:
-            user_argv, (kind, folder) = redownload(repo, filename, path, force)
+            user_argv, (kind, folder) = redownload(role, path, force)
             verb = "download it with" if what.startswith("no copy") else "fetch it again with"
             notes.append(f"{weight.id}: {what}; {verb}: {' '.join(user_argv)}")
-            if can_download and (repo, filename, folder) not in seen_fetches:
-                seen_fetches.add((repo, filename, folder))
+            if can_download and (role.repo, folder) not in seen_fetches:
+                seen_fetches.add((role.repo, folder))
                 steps.append(CommandStep(
-                    (ctx.python, "-c", _DOWNLOAD, repo, filename, kind, str(ctx.at(folder)), "1" if force else "0"),
-                    f"download {repo}/{filename} again into {folder}",
+                    (ctx.python, "-c", _DOWNLOAD, role.repo, kind, str(ctx.at(folder)), "1" if force else "0",
+                     *(f.name for f in role.files)),
+                    f"download {role.repo} ({', '.join(f.name for f in role.files)}) again into {folder}",
                 ))
         if fetches and not can_download:
             notes.append(

@@ -17,6 +17,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner import textfile
+
 
 @dataclass(frozen=True)
 class CommandStep:
@@ -181,15 +183,10 @@ class Plan:
 
 
 def read_for_edit(path: Path) -> tuple[str | None, str]:
-    """(current text or None when absent, encoding) keeping a BOM as a character so it round-trips."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, "utf-8"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16-le" if raw.startswith(b"\xff\xfe") else "utf-16-be"
-        return raw.decode(encoding), encoding
-    return raw.decode("utf-8"), "utf-8"
+    """(current text or None when absent, encoding), read by `runner.textfile` (a BOM is kept as a character,
+    so the text round-trips); `Unreadable` when the file is not text in an encoding drdoctor can keep."""
+    found = textfile.read(path)
+    return (None, "utf-8") if found is None else (found.text, found.encoding)
 
 
 def edit(path: Path, new_text: str, description: str, mode: int = 0o644, needs_restart: bool = False) -> FileEdit | None:

@@ -24,8 +24,9 @@ from packaging.version import InvalidVersion, Version
 
 from doctor import wheels
 from doctor.fixes.context import FixContext
-from doctor.fixes.ini import split_lines
 from doctor.fixes.plan import CommandStep, Plan, edit, read_for_edit
+from doctor.ini import split_lines
+from runner.textfile import BOM
 
 FIX_ID = "torch.reinstall"
 TITLE = "install the torch build this NVIDIA driver and GPU can run"
@@ -69,7 +70,7 @@ def installed_fits(ctx: FixContext) -> str | None:
 def _requirement_lines(text: str) -> list[tuple[int, Requirement]]:
     found = []
     for index, line in enumerate(split_lines(text)):
-        body = line.split("#", 1)[0].strip()
+        body = line.removeprefix(BOM).split("#", 1)[0].strip()
         if not body or body.startswith("-"):
             continue
         try:
@@ -120,16 +121,17 @@ def plan(ctx: FixContext) -> Plan:
             for index, req in _requirement_lines(text):
                 name = req.name.lower()
                 ending = lines[index][len(lines[index].rstrip("\r\n")):]
+                bom = BOM if lines[index].startswith(BOM) else ""  # a UTF-8 BOM on the first line stays
                 if name == "torchaudio":
                     want_audio = True
                 if name == "torch" and not _allows(req, torch_pin):
-                    lines[index] = f"torch=={choice.torch_version}{ending}"
+                    lines[index] = f"{bom}torch=={choice.torch_version}{ending}"
                     changed.append(f"{req} -> torch=={choice.torch_version}")
                 elif name == "torchaudio" and audio_version and not _allows(req, audio_version):
-                    lines[index] = f"torchaudio=={audio_version}{ending}"
+                    lines[index] = f"{bom}torchaudio=={audio_version}{ending}"
                     changed.append(f"{req} -> torchaudio=={audio_version}")
                 elif name == "torchaudio" and audio_version is None:
-                    lines[index] = f"# {lines[index].rstrip(chr(13) + chr(10))}  # drdoctor: no torchaudio release exists for torch {choice.torch_version}{ending}"
+                    lines[index] = f"{bom}# {lines[index].removeprefix(BOM).rstrip(chr(13) + chr(10))}  # drdoctor: no torchaudio release exists for torch {choice.torch_version}{ending}"
                     changed.append(f"{req} commented out (no torchaudio for torch {choice.torch_version})")
             if changed:
                 notes.append(f"{requirements} pins {'; '.join(changed)}: rewritten so a later `pip install -r` does not undo this fix")

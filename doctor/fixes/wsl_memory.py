@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 
+from doctor import wslconfig
 from doctor.assets import assets
-
 from doctor.fixes.context import FixContext
-from doctor.fixes.ini import IniDoc
-from doctor.fixes.plan import CommandStep, Plan, edit, read_for_edit
+from doctor.fixes.plan import CommandStep, Plan, edit
 
 FIX_ID = "wsl.memory"
 TITLE = "give WSL2 enough memory and swap for DiffRhythm (.wslconfig)"
@@ -32,17 +30,6 @@ NEED_GIB = math.ceil(max(v for d in ("cpu", "gpu") for v in assets()["ram_bytes"
 WINDOWS_RESERVE_GIB = 4
 MIN_SWAP_GIB = 8
 NOT_USERS = {"public", "default", "default user", "all users", "defaultapppool", "wdagutilityaccount"}
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": GIB, "GB": GIB, "T": 1 << 40, "TB": 1 << 40}
-
-
-def parse_size(text: str | None) -> int | None:
-    """'16GB' -> bytes (WSL's units are binary: 1GB = 1 GiB); None when absent or unreadable."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", text, re.I)
-    if not match:
-        return None
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def sizing(windows_ram: int) -> tuple[int, int]:
@@ -83,16 +70,15 @@ def plan(ctx: FixContext) -> Plan:
     path, why = find_wslconfig(ctx)
     if path is None:
         return Plan(FIX_ID, TITLE, blocked=why)
-    old, _ = read_for_edit(path)
-    doc = IniDoc.parse(old or "")
-    have_memory = parse_size(doc.get("wsl2", "memory"))
-    have_swap = parse_size(doc.get("wsl2", "swap"))
+    current = wslconfig.read(path)  # the reader the mem.wsl_limit check uses
+    doc = current.doc
+    have_memory, have_swap = current.size("memory"), current.size("swap")
     if not ctx.windows_ram:
         # Once memory= is set, the VM's size no longer tells the host's: judge by what the run needs.
         need = ctx.ram_need or NEED_GIB * GIB
         if have_memory is not None and have_memory >= need:
             return Plan(FIX_ID, TITLE, done_reason=(
-                f"{path} gives WSL2 memory={doc.get('wsl2', 'memory')}, enough for this run ({need / GIB:.1f} GiB); "
+                f"{path} gives WSL2 memory={current.value('memory')}, enough for this run ({need / GIB:.1f} GiB); "
                 "pass --ram SIZE to size it to the host instead"))
         return Plan(FIX_ID, TITLE, blocked="the Windows host's RAM is unknown; pass --ram SIZE (e.g. --ram 32GB)")
     memory, swap = sizing(ctx.windows_ram)

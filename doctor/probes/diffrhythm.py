@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor.assets import assets
-from doctor.probes._fs import at, exists, seen
-from doctor.probes.files import FileState, classify
+from doctor import discovery
+from doctor.probes._fs import at, seen
+from doctor.probes.files import FileState, data_file
 from runner import locations
+from runner.family import family
 
 
 @dataclass(frozen=True)
@@ -28,24 +28,6 @@ def expand(path: str, env: Mapping[str, str]) -> str:
     return str(locations.expand(path, env))
 
 
-def candidates(explicit: str | None, configured: str | None, env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(path, how it was named) in the order they are tried; an explicit folder is the only one."""
-    if explicit:
-        return [(expand(explicit, env), "--diffrhythm")]
-    found = []
-    if configured:
-        found.append((expand(configured, env), "config [diffrhythm] root"))
-    if env.get("DIFFRHYTHM_ROOT"):
-        found.append((expand(env["DIFFRHYTHM_ROOT"], env), "DIFFRHYTHM_ROOT"))
-    found.append((os.getcwd(), "current directory"))
-    found += [(expand(place, env), "usual place") for place in assets()["usual_checkout_places"]]
-    return found
-
-
-def is_checkout(folder: Path) -> bool:
-    return any(exists(folder / marker) for marker in assets()["checkout_markers"])
-
-
 def free_bytes(folder: Path) -> int | None:
     """Free space on the disk that holds `folder` (or its nearest existing parent)."""
     for candidate in (folder, *folder.parents):
@@ -57,11 +39,9 @@ def free_bytes(folder: Path) -> int | None:
 
 
 def probe(root: Path, explicit: str | None, configured: str | None, env: Mapping[str, str]) -> CheckoutFacts:
-    tried = []
-    for path, source in candidates(explicit, configured, env):
-        folder = at(root, path)
-        if is_checkout(folder):
-            files = tuple(classify(root, folder / item["path"], item["min_bytes"]) for item in assets()["checkout_files"])
-            return CheckoutFacts(seen(root, folder), source, tuple(tried), files, free_bytes(folder))
-        tried.append(path if source == "usual place" else f"{path} ({source})")
-    return CheckoutFacts(None, None, tuple(tried), (), None)
+    path, source, tried = discovery.find_checkout(root, explicit, configured, env)
+    if path is None:
+        return CheckoutFacts(None, None, tried, (), None)
+    folder = at(root, path)
+    files = tuple(data_file(root, folder / item.path, item.min_bytes) for item in family().checkout_files)
+    return CheckoutFacts(seen(root, folder), source, tried, files, free_bytes(folder))

@@ -1,21 +1,21 @@
-"""What state one model or data file is in: fine, missing, empty, a git-lfs pointer, too small."""
+"""What state one model or data file is in, judged by its first bytes (`runner.weight_files`, as the runner does)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from doctor.assets import assets
 from doctor.probes._fs import seen
+from runner.family import WeightFile
+from runner.weight_files import judge
 
 
 @dataclass(frozen=True)
 class FileState:
     path: str  # as the machine sees it
-    state: str  # "ok", "missing", "dangling" (a link to nothing), "empty", "lfs_pointer", "too_small"
+    state: str  # "ok", "too_small", or what the file is when unusable (a runner.weight_files kind: "lfs_pointer", ...)
     size: int | None
-    min_bytes: int
+    problem: str = ""  # in words; "" when ok
     blob: str | None = None  # for a Hugging Face snapshot link: the blob it points at (as seen)
 
     @property
@@ -23,35 +23,22 @@ class FileState:
         return self.state == "ok"
 
 
-def _is_lfs_pointer(path: Path, size: int) -> bool:
-    if size > assets()["lfs_pointer_max_bytes"]:
-        return False
-    prefix = assets()["lfs_pointer_prefix"].encode()
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(prefix)) == prefix
-    except OSError:
-        return False
-
-
-def classify(root: Path, path: Path, min_bytes: int) -> FileState:
+def classify(root: Path, path: Path, expected: WeightFile, *, size_bound: bool = False) -> FileState:
+    """`size_bound`: also refuse a file under `expected.min_bytes` (the checkout's data files, whose formats
+    say nothing about truncation)."""
+    verdict = judge(path, expected)
+    found = verdict.sniffed
+    blob = seen(root, found.blob) if found.blob is not None else None
     where = seen(root, path)
-    blob = None
-    if path.is_symlink():
-        target = Path(os.path.normpath(path.parent / os.readlink(path)))
-        blob = seen(root, target)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return FileState(where, "dangling" if blob else "missing", None, min_bytes, blob)
-    except OSError:
-        return FileState(where, "missing", None, min_bytes, blob)
-    if size == 0:
-        state = "empty"
-    elif _is_lfs_pointer(path, size):
-        state = "lfs_pointer"
-    elif size < min_bytes:
-        state = "too_small"
-    else:
-        state = "ok"
-    return FileState(where, state, size, min_bytes, blob)
+    if not verdict.ok:
+        state = found.kind if verdict.problem == found.text else "wrong_format"
+        return FileState(where, state, found.size, verdict.problem, blob)
+    if size_bound and found.size is not None and found.size < expected.min_bytes:
+        return FileState(where, "too_small", found.size,
+                         f"smaller than any complete copy ({found.size} bytes, at least {expected.min_bytes}): truncated", blob)
+    return FileState(where, "ok", found.size, "", blob)
+
+
+def data_file(root: Path, path: Path, min_bytes: int) -> FileState:
+    """A checkout data file: any format, at least `min_bytes`."""
+    return classify(root, path, WeightFile(path.name, None, None, min_bytes, ("any",)), size_bound=True)

@@ -1,7 +1,10 @@
-"""GPU facts: the NVIDIA driver, the CUDA version it supports, each GPU, WSL2's libcuda."""
+"""GPU facts: the NVIDIA driver, the CUDA version it supports, each GPU, WSL2's libcuda, and a Linux driver's
+libraries in the distro's own library folders (on WSL2 they shadow the Windows driver's)."""
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +15,10 @@ from doctor.probes._fs import at, read_text
 from doctor.probes.nvml import NvmlSource
 
 WSL_LIB_DIR = "/usr/lib/wsl/lib"
+# Where a Linux NVIDIA driver (distro packages or NVIDIA's .run installer) puts its user-space libraries.
+LINUX_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                  "/lib64", "/usr/lib", "/usr/local/lib")
+DRIVER_LIBS = ("libcuda.so*", "libnvidia-ml.so*")
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class GpuFacts:
     kernel_module_version: str | None  # /proc/driver/nvidia/version (native Linux only)
     devices: tuple[Gpu, ...]
     wsl_libcuda: tuple[str, ...]  # libcuda.so* files under /usr/lib/wsl/lib
+    linux_driver_libs: tuple[str, ...] = ()  # libcuda/libnvidia-ml in LINUX_LIB_DIRS (links into WSL_LIB_DIR excepted)
 
     @property
     def driver_works(self) -> bool:
@@ -58,6 +66,36 @@ def _wsl_libcuda(root: Path) -> tuple[str, ...]:
         return tuple(sorted(p.name for p in folder.glob("libcuda.so*")))
     except OSError:
         return ()
+
+
+def _into_wsl_lib(root: Path, machine_path: str) -> bool:
+    """A link (or chain of links) ending in the Windows driver's copy, as users make by hand: not a conflict."""
+    for _ in range(8):
+        try:
+            target = os.readlink(at(root, machine_path))
+        except OSError:  # not a link (or unreadable): it ends here
+            return False
+        machine_path = posixpath.normpath(posixpath.join(posixpath.dirname(machine_path), target))
+        if machine_path.startswith(WSL_LIB_DIR + "/"):
+            return True
+    return False
+
+
+def _linux_driver_libs(root: Path) -> tuple[str, ...]:
+    found: dict[str, str] = {}  # real file -> the path first seen (merged /usr: /lib is /usr/lib)
+    for folder in LINUX_LIB_DIRS:
+        base = at(root, folder)
+        for pattern in DRIVER_LIBS:
+            try:
+                matches = sorted(base.glob(pattern))
+            except OSError:
+                continue
+            for path in matches:
+                machine_path = f"{folder}/{path.name}"
+                if _into_wsl_lib(root, machine_path) or "stubs" in path.parts:
+                    continue
+                found.setdefault(os.path.realpath(path), machine_path)
+    return tuple(sorted(found.values()))
 
 
 def probe(root: Path, source: NvmlSource) -> GpuFacts:
@@ -87,4 +125,5 @@ def probe(root: Path, source: NvmlSource) -> GpuFacts:
         kernel_module_version=module,
         devices=devices,
         wsl_libcuda=_wsl_libcuda(root),
+        linux_driver_libs=_linux_driver_libs(root),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-TRUE_WORDS = ("1", "true", "yes", "on")
+from runner import hub_env
 
 
 @dataclass(frozen=True)
@@ -15,9 +15,14 @@ class HubFacts:
 
     @property
     def offline(self) -> bool:
-        if self.env_offline is not None:
-            return self.env_offline.strip().lower() in TRUE_WORDS
-        return bool(self.config_offline)
+        """What a run launched now gets (runner.hub_env, the launchers' rule)."""
+        env = {"HF_HUB_OFFLINE": self.env_offline} if self.env_offline is not None else {}
+        return hub_env.offline(self.config_offline, env)
+
+    @property
+    def explicit(self) -> bool:
+        """Offline because the user said so (not only by the runs' default)."""
+        return self.env_offline is not None or self.config_offline is not None
 
 
 def probe(env: Mapping[str, str], config_offline: object) -> HubFacts:

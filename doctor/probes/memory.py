@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import configparser
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from doctor import wslconfig
 from doctor.probes._fs import at, read_text, seen
-
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}
+from runner import textfile
 
 
 @dataclass(frozen=True)
@@ -29,31 +28,16 @@ class MemoryFacts:
     wslconfigs: tuple[WslConfig, ...]  # one per Windows user folder that has a .wslconfig
 
 
-def parse_size(text: str) -> int | None:
-    """WSL's size syntax: '8GB', '512MB', '16G' -> bytes; None when unreadable."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", text.strip().strip('"'), re.I)
-    if not found:
-        return None
-    return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
-
-
 def _meminfo(text: str | None) -> dict[str, int]:
     return {key: int(kib) * 1024 for key, kib in re.findall(r"^(\w+):\s+(\d+) kB", text or "", re.M)}
 
 
 def _wslconfig(root: Path, path: Path) -> WslConfig:
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
-        parser.read_string(path.read_text(encoding="utf-8-sig", errors="replace"))
-    except (OSError, configparser.Error) as exc:
-        return WslConfig(path=seen(root, path), memory=None, swap=None, error=str(exc).splitlines()[0])
-    section = parser["wsl2"] if parser.has_section("wsl2") else {}
-    return WslConfig(
-        path=seen(root, path),
-        memory=parse_size(section["memory"]) if "memory" in section else None,
-        swap=parse_size(section["swap"]) if "swap" in section else None,
-        error=None,
-    )
+        found = wslconfig.read(path)
+    except textfile.Unreadable as exc:
+        return WslConfig(path=seen(root, path), memory=None, swap=None, error=str(exc).replace(str(path), seen(root, path)))
+    return WslConfig(path=seen(root, path), memory=found.size("memory"), swap=found.size("swap"), error=None)
 
 
 def probe(root: Path) -> MemoryFacts:

@@ -117,7 +117,7 @@ def _version_py(path: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, ValueError):  # absent, unreadable, or not UTF-8: no build facts rather than a crashed probe
         return values
     for name, literal in re.findall(r"^(\w+)\s*(?::[^=\n]*)?=\s*(.+)$", text, re.M):
         try:
@@ -127,10 +127,12 @@ def _version_py(path: Path) -> dict[str, object]:
     return values
 
 
-def _torch_build(metadata_version: str | None, site: Path | None) -> TorchBuild | None:
-    if metadata_version is None or site is None:
+def torch_build(torch_dir: Path, metadata_version: str | None = None) -> TorchBuild | None:
+    """The build of the torch package in `torch_dir`, from its torch/version.py (the one parser of that file:
+    this probe and `doctor.wheels installed-matches` use it); None when neither it nor METADATA gives a version."""
+    values = _version_py(torch_dir / "version.py")
+    if not (values.get("__version__") or metadata_version):
         return None
-    values = _version_py(site / "torch" / "version.py")
     version = str(values.get("__version__") or metadata_version)
     cuda = values.get("cuda") if isinstance(values.get("cuda"), str) else None
     hip = values.get("hip") if isinstance(values.get("hip"), str) else None
@@ -193,6 +195,6 @@ def probe(python: str | None, deep: bool = False) -> PythonFacts:
         version=version,
         site_dirs=site_dirs,
         packages=versions,
-        torch=_torch_build(versions.get("torch"), homes.get("torch")),
+        torch=torch_build(homes["torch"] / "torch", versions["torch"]) if "torch" in versions else None,
         deep=_deep(target) if deep and "torch" in versions else None,
     )

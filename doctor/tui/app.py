@@ -20,6 +20,7 @@ from doctor.tui.palette import DrDoctorCommands
 from doctor.tui.screens.checkup import CheckupScreen
 from doctor.tui.screens.generate import GenerateScreen
 from doctor.tui.screens.help import HelpScreen
+from doctor.tui.screens.jobs import JobsScreen
 from doctor.tui.screens.runs import RunsScreen
 
 
@@ -27,7 +28,7 @@ class DrDoctorApp(App):
     TITLE = "drdoctor"
     SUB_TITLE = f"DiffRhythm doctor {__version__}"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere keep it
-    MODES = {"checkup": CheckupScreen, "generate": GenerateScreen, "runs": RunsScreen}
+    MODES = {"checkup": CheckupScreen, "generate": GenerateScreen, "runs": RunsScreen, "jobs": JobsScreen}
     DEFAULT_MODE = "checkup"
     COMMANDS = {DrDoctorCommands}  # Textual's own commands included, after drdoctor's (palette.py)
     BINDINGS = [
@@ -37,6 +38,8 @@ class DrDoctorApp(App):
         Binding("f3", "switch_mode('generate')", "Generate", id="app.generate", show=False,
                 tooltip="Make a song: the form, then the run's progress."),
         Binding("f4", "switch_mode('runs')", "Runs", id="app.runs", show=False, tooltip="The run history, with resume."),
+        Binding("f5", "switch_mode('jobs')", "Jobs", id="app.jobs", show=False,
+                tooltip="The service's job queue: live stages, cancel, open the run."),
     ]
 
     def __init__(self, options: TuiOptions | None = None, *, report_path: Path | None = None,

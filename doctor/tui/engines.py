@@ -53,23 +53,25 @@ def fix_options(checkup: Any, base: Any = None) -> Any:
     return dataclasses.replace(base, **updates)
 
 
+def fix_session(checkup: Any, report: Any, base: Any = None) -> Any:
+    """The fix orchestration `drdoctor fix` uses, for the checkup's machine and facts."""
+    from doctor.fixes.session import FixSession
+
+    return FixSession(fix_options(checkup, base), report)
+
+
 def plan_fix(fix_id: str, checkup: Any, report: Any, base: Any = None) -> Any:
     """The Plan for `fix_id`, made from the checkup's facts as `drdoctor fix` makes it."""
-    from doctor.fixes import FIXES, plan_for
-    from doctor.fixes.gather import context_from_facts
+    from doctor.fixes import FIXES
 
     if fix_id not in FIXES:
         return None
-    context = context_from_facts(getattr(report, "facts", None), fix_options(checkup, base))
-    return plan_for(fix_id, context)
+    return fix_session(checkup, report, base).plan(fix_id)
 
 
-def apply_plan(plan: Any, out: Any) -> Any:
-    """Apply `plan`'s steps (consent was given in the dialog), streaming output to `out`.
+def apply_fix(plan: Any, checkup: Any, report: Any, base: Any, out: Any) -> Any:
+    """Apply `plan`'s steps (consent was given in the dialog), streaming output to `out`; a FixOutcome
+    (`.result`, and `.checks`: the checks to judge again).
 
     Follow-ups (such as `wsl.exe --shutdown`) are shown in the dialog but not run from the app."""
-    from doctor.fixes.apply import apply_plan as apply
-
-    return apply(plan, confirm=lambda question: True, out=out, followups=False)
-
-
+    return fix_session(checkup, report, base).apply(plan, confirm=lambda question: True, out=out, followups=False)

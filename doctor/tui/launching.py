@@ -1,8 +1,7 @@
 """How the app builds a run's command line: the same pieces `drdoctor generate` uses.
 
 The form's fields become runner options; `doctor.commands.generate.runner_args` adds the checkout and
-model folders from the config, and `doctor.launch.pick_python` picks the interpreter, exactly as for
-`drdoctor generate`.
+model folders, and the interpreter comes from `doctor.discovery`, exactly as for `drdoctor generate`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from doctor import config as config_mod
-from doctor.launch import pick_python
+from doctor.discovery import discover
 from doctor.tui.options import TuiOptions
 
 FORM_FIELDS = ("lyrics", "style", "ref_audio", "style_embedding", "style_from", "edit", "regenerate", "continue_song",
@@ -34,7 +33,7 @@ def _config() -> dict[str, Any]:
 
 
 def python(options: TuiOptions) -> str:
-    return pick_python(options.python, _config())
+    return discover(python=options.python, config=_config()).python
 
 
 def _form_args(options: TuiOptions, request: dict[str, Any]) -> list[str]:

@@ -17,11 +17,6 @@ from doctor.findings import Finding
 
 # --- checkup -----------------------------------------------------------------------------------
 @dataclass
-class CheckupStarted(Message):
-    total: int | None = None
-
-
-@dataclass
 class FindingArrived(Message):
     finding: Finding
 

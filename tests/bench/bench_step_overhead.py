@@ -18,7 +18,7 @@ import torch
 
 from runner.emit import Emitter
 from runner.interrupt import Stopper
-from runner.pipeline import check_step
+from runner.stages.sampling import check_step
 from runner.sampler import sample
 
 from dit_workload import dit_network, new_song_inputs

@@ -123,7 +123,12 @@ def test_python_packages_are_pinned():
 
 
 def test_diffrhythm_checkout_is_a_pinned_commit_archive():
+    from doctor.container.images import flavour_build_args
+    from runner.family import family
+
     commit = arg_defaults()["DIFFRHYTHM_COMMIT"]
+    # one pin: every build passes the family file's commit; the Dockerfile's default (for a bare docker build) agrees
+    assert flavour_build_args("cu128", FLAVOURS)["DIFFRHYTHM_COMMIT"] == family().upstream_commit == commit
     assert re.fullmatch(r"[0-9a-f]{40}", commit)
     assert commit.startswith("28ad63c")
     if MIRROR.exists():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from doctor.checks import CHECKS
-from doctor.checkup import CheckupOptions, checkup_steps, rerun, run_checkup
+from doctor.checkup import CheckupOptions, checkup_steps, run_checkup
 from doctor.probes.nvml import recorded
 from doctor_machines import BASE_ENV, ROOTS
 
@@ -35,19 +34,6 @@ def test_run_checkup_calls_back_per_step_and_orders_findings_like_the_registry()
     report = run_checkup(options(), on_step=seen.append)
     assert len(seen) == 8
     assert [f.id for f in report.findings] == list(CHECKS)
-
-
-def test_rerun_judges_again_on_refreshed_facts():
-    report = run_checkup(options())
-    assert next(f for f in report.findings if f.id == "hf.offline").status.value == "info"
-    from doctor.probes.hub import HubFacts
-
-    report.facts.hub = HubFacts(env_offline="1", config_offline=None)
-    fresh = rerun(report, ["hf.offline"])
-    assert fresh[0].status.value == "warn"  # offline, but weights are missing
-    assert next(f for f in report.findings if f.id == "hf.offline") == fresh[0]
-    with pytest.raises(KeyError, match="no.such"):
-        rerun(report, ["no.such"])
 
 
 def test_a_probe_that_crashes_skips_only_the_checks_that_need_it():

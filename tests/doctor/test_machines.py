@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from doctor_machines import (
+    HOME,
+    build_root,
+    checkup,
+    finding,
+    make_venv,
+    sparse,
+    status,
+)
+from weight_fixtures import family_weights, sized, torch_zip, torchscript
 
 from doctor.assets import assets
-from doctor_machines import HOME, build_root, checkup, finding, make_venv, sparse, status
+from runner.family import family
 
 CHECKOUT = f"{HOME}/DiffRhythm"
 
@@ -193,8 +204,9 @@ def test_hf_cache_with_an_lfs_pointer_and_an_incomplete_blob(tmp_path):
     report = checkup(root, make_venv(tmp_path / "venv", None))
 
     cfm = report.facts.models.weight("cfm")
-    assert cfm.copies[0].state == "lfs_pointer" and cfm.copies[0].size < 1024
-    assert cfm.copies[0].blob.startswith(f"{CHECKOUT}/pretrained/models--ASLP-lab--DiffRhythm-1_2/blobs/")
+    pointer = cfm.copies[0].files[0]
+    assert pointer.state == "lfs_pointer" and pointer.size < 1024
+    assert pointer.blob.startswith(f"{CHECKOUT}/pretrained/models--ASLP-lab--DiffRhythm-1_2/blobs/")
     vae = report.facts.models.weight("vae")
     assert not vae.copies and len(vae.incomplete) == 1 and vae.incomplete[0].endswith(".incomplete")
 
@@ -203,7 +215,7 @@ def test_hf_cache_with_an_lfs_pointer_and_an_incomplete_blob(tmp_path):
     assert cfm_finding.fix == "models.paths"
     vae_finding = finding(report, "models.vae")
     assert vae_finding.status.value == "fail" and "interrupted download" in vae_finding.title
-    assert "huggingface-cli download ASLP-lab/DiffRhythm-vae vae_model.pt" in vae_finding.detail
+    assert f"hf download ASLP-lab/DiffRhythm-vae vae_model.pt --cache-dir {CHECKOUT}/pretrained" in vae_finding.detail
 
 
 def complete_install(root: Path, checkout: str = CHECKOUT, with_full: bool = False) -> None:
@@ -212,15 +224,8 @@ def complete_install(root: Path, checkout: str = CHECKOUT, with_full: bool = Fal
     for item in assets()["checkout_files"]:
         if not (base / item["path"]).exists():
             sparse(base / item["path"], item["min_bytes"])
-    for weight in assets()["weights"]:
-        if weight["id"] == "cfm_full" and not with_full:
-            continue
-        repo = base / "pretrained" / ("models--" + weight["repo"].replace("/", "--"))
-        blob = repo / "blobs" / hashlib.sha256(weight["id"].encode()).hexdigest()
-        sparse(blob, weight["min_bytes"])
-        snapshot = repo / "snapshots" / ("a" * 40)
-        snapshot.mkdir(parents=True)
-        (snapshot / weight["files"][0]).symlink_to(f"../../blobs/{blob.name}")
+    roles = tuple(r.id for r in family().weights if with_full or r.id != "cfm_full")
+    family_weights(base / "pretrained", roles, full_size=True)
 
 
 def test_a_complete_checkout_made_of_small_and_sparse_files(tmp_path):
@@ -284,21 +289,43 @@ def test_deep_hashes_blobs_against_their_names_and_caches_the_result(tmp_path):
     assert by_blob == {hashlib.sha256(good).hexdigest(): True, wrong.name: False}
     integrity = finding(report, "models.integrity")
     assert integrity.status.value == "fail" and wrong.name in integrity.title
-    cached = json.loads((cache_home / "drdoctor" / "blob-hashes.json").read_text())
-    assert sorted(cached.values()) == sorted([hashlib.sha256(good).hexdigest(), hashlib.sha256(bad).hexdigest()])
+    cached = json.loads((cache_home / "drdoctor" / "sha256.json").read_text())  # the runner's cache too
+    assert sorted(v["sha256"] for v in cached.values()) == sorted([hashlib.sha256(good).hexdigest(),
+                                                                   hashlib.sha256(bad).hexdigest()])
+
+
+def test_deep_rehashes_a_blob_changed_in_place_with_its_size_and_mtime_kept(tmp_path):
+    # Before: the cache key was (path, size, mtime), so this corruption was reported ok on the second run.
+    root = build_root(tmp_path / "m", "no_gpu", at={"checkout": CHECKOUT})
+    links = family_weights(root / CHECKOUT.lstrip("/") / "pretrained", ("vae",))
+    blob = links["vae/vae_model.pt"].resolve()
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = checkup(root, make_venv(tmp_path / "venv", None), env=env, deep=True)
+    assert status(first, "models.integrity") == "ok"
+    stat = blob.stat()
+    with blob.open("r+b") as handle:
+        handle.seek(40)
+        handle.write(b"X")  # bit rot: same size
+    os.utime(blob, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime put back
+    again = checkup(root, make_venv(tmp_path / "venv2", None), env=env, deep=True)
+    integrity = finding(again, "models.integrity")
+    assert integrity.status.value == "fail" and blob.name in integrity.title
 
 
 def test_weights_in_a_plain_models_folder_and_a_configured_path(tmp_path):
     root = build_root(tmp_path / "m", "no_gpu")
     weights = root / "data/weights"
-    sparse(weights / "DiffRhythm-1_2" / "cfm_model.pt", assets()["weights"][0]["min_bytes"])
-    sparse(weights / "vae_model.pt", 1000)  # truncated: far below any real VAE
-    sparse(root / "srv/vae.pt", 50_000_000)
-    report = checkup(root, make_venv(tmp_path / "venv", None), models="/data/weights",
-                     config={"models": {"vae": "/srv/vae.pt"}})
+    sized(weights / "DiffRhythm-1_2" / "cfm_model.pt", torch_zip(), assets()["weights"][0]["min_bytes"])
+    sparse(weights / "vae_model.pt", 1000)  # zeros: no format at all
+    sized(root / "srv/vae.pt", torchscript(), 50_000_000)
+    config = {"models": {"dir": "/data/weights", "vae": "/srv/vae.pt"}}
+    report = checkup(root, make_venv(tmp_path / "venv", None), config=config)
     assert finding(report, "models.cfm").status.value == "ok"
     assert "/data/weights/DiffRhythm-1_2/cfm_model.pt" in finding(report, "models.cfm").title
     vae = finding(report, "models.vae")
     # The configured copy is good and is listed first; the truncated one is named so it can be removed.
     assert vae.status.value == "warn" and vae.title.index("/srv/vae.pt") < vae.title.index("/data/weights/vae_model.pt")
-    assert "smaller than any complete copy" in vae.title
+    assert "/data/weights/vae_model.pt: not a format any loader reads" in vae.title
+    # a --models folder on the command line replaces the config's [models] table, as `drdoctor generate` does
+    flagged = checkup(root, make_venv(tmp_path / "venv2", None), models="/data/weights", config=config)
+    assert finding(flagged, "models.vae").status.value == "fail" and "/srv/vae.pt" not in finding(flagged, "models.vae").title

@@ -23,9 +23,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from fixtools import WHEELS, build_wheel  # noqa: E402
+from weight_fixtures import family_weights, safetensors, sized, torch_zip, torchscript  # noqa: E402
 
 HOME = "/home/alice"
 CHECKOUT = f"{HOME}/DiffRhythm"
@@ -63,8 +64,9 @@ def _blob(cache: Path, repo: str, name: str, size: int, sha: str, pointer: bool 
     blob = folder / "blobs" / sha
     if pointer:
         _file(blob, f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {size}\n")
-    else:
-        _file(blob, b"\x80\x02", size)
+    else:  # the format its name says (what the probe reads first), sparse up to the size
+        sized(blob, torchscript() if name == "vae_model.pt" else safetensors() if name.endswith(".safetensors")
+              else torch_zip(), size)
     link = folder / "snapshots" / REV / name
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(os.path.relpath(blob, link.parent))
@@ -101,8 +103,9 @@ def build_root(root: Path) -> Path:
     _blob(cache, "ASLP-lab/DiffRhythm-1_2", "cfm_model.pt", 2_200_000_000, "b" * 64)
     _blob(cache, "OpenMuQ/MuQ-MuLan-large", "model.safetensors", 2_800_000_000, "c" * 64)
     _blob(cache, "FacebookAI/xlm-roberta-base", "model.safetensors", 1_100_000_000, "d" * 64)
+    family_weights(cache, ("muq", "muq_audio", "xlmr"), REV)  # the other files of these whole repositories
     _file(cache / "models--ASLP-lab--DiffRhythm-1_2-full" / "blobs" / ("e" * 64 + ".incomplete"), b"\0", 300_000_000)
-    _file(root / MODELS.lstrip("/") / "DiffRhythm-vae" / "vae_model.pt", b"PK", 45_000_000)
+    sized(root / MODELS.lstrip("/") / "DiffRhythm-vae" / "vae_model.pt", torchscript(), 45_000_000)
     return root
 
 

@@ -9,18 +9,19 @@ import zipfile
 from pathlib import Path
 
 # A stand-in for huggingface_hub.hf_hub_download with the real signature and cache layout: it "downloads"
-# a sparse file of a plausible size (the real one needs the network).
+# a small torch.save-style zip (the real one needs the network).
 HUB_STUB = '''
-import hashlib, os
+import hashlib, os, zipfile
 from pathlib import Path
 
 def hf_hub_download(repo_id, filename, *, cache_dir=None, local_dir=None, force_download=False, revision="main"):
-    size = 1_300_000_000
+    def write(target):
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.writestr("archive/data.pkl", b"stand-in")
     if local_dir:
         target = Path(local_dir) / filename
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.truncate(size)
+        write(target)
         return str(target)
     repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
     sha = hashlib.sha256(f"{repo_id}/{filename}".encode()).hexdigest()
@@ -28,8 +29,7 @@ def hf_hub_download(repo_id, filename, *, cache_dir=None, local_dir=None, force_
         partial.unlink()
     blob = repo / "blobs" / sha
     blob.parent.mkdir(parents=True, exist_ok=True)
-    with open(blob, "wb") as handle:
-        handle.truncate(size)
+    write(blob)
     link = repo / "snapshots" / ("f" * 40) / filename
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():

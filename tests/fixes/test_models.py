@@ -33,7 +33,7 @@ def test_weights_found_elsewhere_are_recorded_and_broken_ones_listed(tmp_path):
     assert move.kind == "move" and move.path == pointer and "git-lfs pointer" in move.description
     notes = "\n".join(plan.notes)
     # the interrupted full-model download, with the exact command that fetches it again
-    assert (f"huggingface-cli download ASLP-lab/DiffRhythm-1_2-full cfm_model.pt --cache-dir {HF_CACHE}" in notes)
+    assert f"hf download ASLP-lab/DiffRhythm-1_2-full cfm_model.pt --cache-dir {HF_CACHE}" in notes
     assert ".incomplete is an interrupted download" in notes
     assert "pass --online" in notes  # offline: listed, not run
 
@@ -45,6 +45,8 @@ def test_weights_found_elsewhere_are_recorded_and_broken_ones_listed(tmp_path):
         "cfm": f"{snapshot}/cfm_model.pt",
         "vae": f"{MODELS}/DiffRhythm-vae/vae_model.pt",
         "muq": f"{HF_CACHE}/models--OpenMuQ--MuQ-MuLan-large/snapshots/{REV}",
+        "muq_audio": f"{HF_CACHE}/models--OpenMuQ--MuQ-large-msd-iter/snapshots/{REV}",
+        "xlmr": f"{HF_CACHE}/models--xlm-roberta-base/snapshots/{REV}",
         "dir": MODELS,
     }
     assert written["diffrhythm"] == {"root": "/home/alice/DiffRhythm"}  # other tables kept
@@ -76,7 +78,7 @@ def test_online_plan_runs_the_download_in_the_target_env(tmp_path):
     ctx = _ctx(root, tmp_path / "c.toml", online=True, python="/env/bin/python", packages={"transformers": "4.53.3"})
     downloads = [s for s in plan_for("models.paths", ctx).steps if s.kind == "command"]
     assert [s.argv[3:] for s in downloads] == [
-        ("ASLP-lab/DiffRhythm-1_2-full", "cfm_model.pt", "cache", str(root) + HF_CACHE, "0"),
+        ("ASLP-lab/DiffRhythm-1_2-full", "cache", str(root) + HF_CACHE, "0", "cfm_model.pt"),
     ]
     assert downloads[0].argv[:2] == ("/env/bin/python", "-c")  # the code is a constant; the names come as argv
 
@@ -99,10 +101,15 @@ def test_missing_weights_block_with_the_download_commands(tmp_path):
     ctx = _ctx(root, tmp_path / "c.toml", models_dirs=())
     ctx = FixContext(root=root, config_path=ctx.config_path, models=ctx.models, diffrhythm=root / CHECKOUT.lstrip("/"))
     plan = plan_for("models.paths", ctx)
-    assert plan.blocked and "cfm, vae, muq, xlmr" in plan.blocked  # the full DiT is optional
+    assert plan.blocked and "cfm, vae, muq, muq_audio, xlmr" in plan.blocked  # the full DiT is optional
     notes = "\n".join(plan.notes)
-    assert f"huggingface-cli download ASLP-lab/DiffRhythm-vae vae_model.pt --cache-dir {CHECKOUT}/pretrained" in notes
-    assert "DiffRhythm-1_2-full" not in notes
+    assert f"hf download ASLP-lab/DiffRhythm-vae vae_model.pt --cache-dir {CHECKOUT}/pretrained" in notes
+    # whole repositories: every file the role needs, in one command (before: one weight file of each)
+    assert ("hf download xlm-roberta-base config.json tokenizer_config.json sentencepiece.bpe.model tokenizer.json "
+            f"model.safetensors --cache-dir {CHECKOUT}/pretrained") in notes
+    assert f"hf download OpenMuQ/MuQ-MuLan-large config.json pytorch_model.bin --cache-dir {CHECKOUT}/pretrained" in notes
+    assert f"hf download OpenMuQ/MuQ-large-msd-iter config.json model.safetensors --cache-dir {CHECKOUT}/pretrained" in notes
+    assert "DiffRhythm-1_2-full" not in notes and "huggingface-cli" not in notes
 
 
 

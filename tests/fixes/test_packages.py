@@ -185,7 +185,7 @@ def test_online_models_paths_downloads_the_interrupted_file_again(venv, tmp_path
     assert not ctx().models.weight("cfm_full").ok
     plan = plan_for("models.paths", ctx())
     [download] = [s for s in plan.steps if s.kind == "command"]
-    assert download.argv[0] == str(venv.python) and download.argv[6] == str(root) + HF_CACHE  # inside --root
+    assert download.argv[0] == str(venv.python) and download.argv[5] == str(root) + HF_CACHE  # inside --root
     out = io.StringIO()
     assert apply_plan(plan, yes, out).state == "applied", out.getvalue()
     assert "downloaded ASLP-lab/DiffRhythm-1_2-full cfm_model.pt" in out.getvalue()

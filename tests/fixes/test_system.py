@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor.fixes import known_ids, plan_for
+from doctor.fixes import FIXES, plan_for
 from doctor.fixes.context import FixContext, parse_os_release
 
 UBUNTU = parse_os_release('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nID_LIKE=debian\n')
@@ -27,6 +27,12 @@ def test_espeak_on_ubuntu_as_a_user_goes_through_sudo():
 def test_espeak_as_root_needs_no_sudo():
     plan = plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=0))
     assert plan.steps[1].argv == ("apt-get", "install", "-y", "espeak-ng")
+
+
+def test_espeak_with_a_voice_that_lost_its_data_reinstalls_the_data():
+    plan = plan_for("espeak.install", FixContext(os_release=UBUNTU, euid=0, espeak=False, espeak_broken_voices=("ko",)))
+    assert [s.argv for s in plan.steps] == [("apt-get", "update"), ("apt-get", "install", "-y", "--reinstall", "espeak-ng-data")]
+    assert any("cannot phonemize with ko" in note for note in plan.notes)
 
 
 @pytest.mark.parametrize("os_release,argv", [
@@ -65,9 +71,15 @@ def test_container_use_builds_the_image_in_the_flavour_this_driver_runs():
 
 
 def test_every_fix_id_the_checks_name_is_known():
-    assert set(known_ids()) == {"torch.reinstall", "transformers.pin", "wsl.memory", "models.paths",
-                                "espeak.install", "hf.offline", "container.use"}
-    for fix_id in known_ids():
+    import re
+
+    import doctor.checks
+
+    named = set()
+    for source in Path(doctor.checks.__file__).parent.glob("*.py"):
+        named |= set(re.findall(r'fix="([^"]+)"', source.read_text(encoding="utf-8")))
+    assert named and named <= set(FIXES), named - set(FIXES)
+    for fix_id in FIXES:
         plan = plan_for(fix_id, FixContext(root=Path("/nonexistent-root")))  # never raises on an empty context
         assert plan.fix_id == fix_id and (plan.blocked or plan.steps or plan.done_reason)
 

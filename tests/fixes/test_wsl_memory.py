@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import stat
 
+from fixtools import yes
+
 from doctor.fixes import plan_for
 from doctor.fixes.apply import apply_plan
 from doctor.fixes.context import FixContext
-from doctor.fixes.ini import IniDoc
 from doctor.fixes.wsl_memory import GIB, NEED_GIB, find_wslconfig, sizing
-
-from fixtools import yes
+from doctor.ini import IniDoc
 
 ORIGINAL = (
     "\ufeff# WSL settings: hand-written, keep my comments\r\n"

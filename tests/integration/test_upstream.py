@@ -18,12 +18,10 @@ Run: DRDOCTOR_DIFFRHYTHM_ROOT=/path/to/DiffRhythm python -m pytest tests/integra
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
 import json
 import os
-import random
 import subprocess
 import sys
 import wave
@@ -43,6 +41,7 @@ if ROOT:
             allow_module_level=True,
         )
 
+from _upstream_code import upstream_functions  # noqa: E402
 from runner.checkout import load_diffrhythm  # noqa: E402
 from runner.checkout_import import import_model_code  # noqa: E402
 from runner.events import decode as decode_event  # noqa: E402
@@ -102,17 +101,6 @@ class UpstreamTokenizer:
 
     def encode(self, text: str) -> list[int]:
         return [i + 1 for i in self.tokenize(text)]
-
-
-def upstream_functions(root: Path, names: tuple[str, ...]) -> dict:
-    """Upstream's own functions, read from the checkout (its infer_utils imports librosa, muq, ... at the top)."""
-    source = (root / "infer" / "infer_utils.py").read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    wanted = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in names]
-    assert {n.name for n in wanted} == set(names), "the checkout's infer_utils.py changed"
-    namespace = {"torch": torch, "random": random}
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(root / "infer" / "infer_utils.py"), "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,11 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
+# `drdoctor selftest` cases that test_selftest_end_to_end runs through the command: each exercises a part of
+# the selftest's own judging (a clean WAV, a caught fault, the decode warning, cancel then --resume). Every
+# other case runs once in test_run_cli.py::test_failures, with its declared arguments, exit code and stage.
+SELFTEST_END_TO_END = ("pipeline", "vae_zeros", "oom_once", "cancel_resume")
+
 
 def runner_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)

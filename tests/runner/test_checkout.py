@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from weight_fixtures import style_models
 from _checkout_fixture import CONFIG, build_checkout, checkpoint_bytes, hf_put, vae_bytes
 from runner.checkout import load_diffrhythm
 from runner.checkout_import import TORCHAUDIO_PLACEHOLDER, in_checkout
@@ -125,7 +128,38 @@ def test_partial_copy_g2p_fails_only_when_lyrics_need_it(tmp_path):
         comps.tokenize("hello")
     assert "chinese_lexicon.txt is empty" in info.value.message
     assert "poly_bert_model.onnx is empty" in info.value.message
-    assert "git lfs pull" in info.value.remedy
+    assert "lfs" not in info.value.remedy  # upstream has no git-lfs
+    assert f"{root} is not a git clone" in info.value.remedy
+    assert "git clone https://github.com/ASLP-lab/DiffRhythm" in info.value.remedy
+
+
+def _git(*args: str) -> None:
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = dict(os.environ, **who)
+    subprocess.run(["git", *args], check=True, capture_output=True, env=env, timeout=60)
+
+
+def test_g2p_remedy_run_as_given_restores_the_files_in_a_git_clone(tmp_path):
+    """Upstream's large g2p files are ordinary git blobs (no .gitattributes): the remedy is a git command
+    that really brings them back; `git lfs pull` would do nothing."""
+    root = tmp_path / "Diff Rhythm"  # a space: the command must quote the path
+    build_checkout(root)
+    _git("-C", str(root), "init", "-q")
+    _git("-C", str(root), "add", "-A")
+    _git("-C", str(root), "commit", "-qm", "checkout")
+    lexicon = root / "g2p" / "sources" / "chinese_lexicon.txt"
+    original = lexicon.read_bytes()
+    lexicon.write_bytes(b"")  # what a copy without its large files holds
+    (root / "g2p" / "sources" / "g2p_chinese_model" / "poly_bert_model.onnx").unlink()
+    with pytest.raises(EnvironmentProblem) as info:
+        load(root).tokenize("hello")
+    remedy = info.value.remedy
+    assert "lfs" not in remedy.replace("not git-lfs", "")
+    command = shlex.split(remedy.split("`")[1])
+    assert command[:3] == ["git", "-C", str(root)]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    assert lexicon.read_bytes() == original
+    assert load(root).tokenize("Ab c.")  # the g2p imports again
 
 
 def test_g2p_missing_package_names_it(tmp_path):
@@ -254,8 +288,7 @@ def test_style_encoder_is_lazy_and_explains_what_is_missing(tmp_path):
     with pytest.raises(EnvironmentProblem, match="no MuQ-MuLan"):
         comps.style_encoder_factory()
 
-    hf_put(root / "pretrained", "OpenMuQ/MuQ-MuLan-large", "config.json", b"{}", revision="muqrev1")
-    hf_put(root / "pretrained", "OpenMuQ/MuQ-MuLan-large", "model.safetensors", b"not weights", revision="muqrev1")
+    style_models(root / "pretrained", revision="muqrev1")  # MuQ-MuLan, its audio and its text model
     comps = load(root)
     assert comps.style_encoder_id == "MuQ-MuLan-large@muqrev1"
     try:
@@ -276,7 +309,7 @@ def test_muq_without_torchaudio_is_explained(tmp_path):
         pytest.skip("torchaudio imports here")
     root = tmp_path / "DiffRhythm"
     build_checkout(root)
-    hf_put(root / "pretrained", "OpenMuQ/MuQ-MuLan-large", "config.json", b"{}", revision="r")
+    style_models(root / "pretrained", revision="r")
     site = tmp_path / "site"
     (site / "muq").mkdir(parents=True)
     (site / "muq" / "__init__.py").write_text("from torchaudio.transforms import Spectrogram\n")
@@ -348,30 +381,3 @@ def test_path_and_g2p_helpers_are_torch_free():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-
-
-def test_model_paths_resolution_orders(tmp_path):
-    from runner.model_paths import resolve
-
-    pre = tmp_path / "pretrained"
-    old = hf_put(pre, "ASLP-lab/DiffRhythm-1_2", "cfm_model.pt", b"old", revision="rev-old")
-    new = hf_put(pre, "ASLP-lab/DiffRhythm-1_2", "cfm_model.pt", b"new", revision="rev-new")
-    hf_put(pre, "ASLP-lab/DiffRhythm-vae", "vae_model.pt", b"vae")
-    refs = pre / "models--ASLP-lab--DiffRhythm-1_2" / "refs" / "main"
-    refs.write_text("rev-old")
-    assert resolve(tmp_path, ModelPaths(), 2048).cfm == old  # refs/main wins
-    refs.unlink()
-    os.utime(new.parent, (2e9, 2e9))
-    assert resolve(tmp_path, ModelPaths(), 2048).cfm == new  # else the newest snapshot
-
-    flat = tmp_path / "flat"
-    (flat / "full").mkdir(parents=True)
-    (flat / "full" / "cfm_model.pt").write_bytes(b"full")
-    (flat / "cfm_model.pt").write_bytes(b"base")
-    chosen = resolve(tmp_path, ModelPaths.from_any(str(flat)), 6144)
-    assert chosen.cfm == flat / "full" / "cfm_model.pt"
-    assert chosen.vae.name == "vae_model.pt"  # from the checkout's pretrained/, the second place searched
-    assert resolve(tmp_path, ModelPaths.from_any({"dir": str(flat)}), 2048).cfm == flat / "cfm_model.pt"
-    with pytest.raises(EnvironmentProblem, match="full \\(96-285 s\\)"):
-        resolve(tmp_path / "nowhere", ModelPaths(), 6144)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _runner_helpers import REPO, parse_stdout, runner_env
+from _runner_helpers import REPO, SELFTEST_END_TO_END, parse_stdout, runner_env
 from doctor.commands.generate import runner_args
 from doctor.launch import exit_code_from_returncode
 from doctor.run_view import RunView
@@ -72,10 +72,37 @@ def test_generate_forwards_ctrl_c(tmp_path, bundle_dir):
     assert parse_stdout(rest)[-1]["exit_code"] == 130
 
 
-def test_config_fills_checkout_and_models():
-    config = {"diffrhythm": {"root": "/opt/DiffRhythm"}, "models": {"dir": "/m", "vae": "/v/vae.pt"}}
+def test_generate_help_is_built_from_the_runners_own_options(tmp_path):
+    """No hand copy: every option `python -m runner` defines is in `drdoctor generate --help` with its help
+    (or drdoctor's meaning of it), --fault (the self-test's switch) is not."""
+    import argparse
+
+    from doctor.commands.generate import GENERATE_HELP
+    from runner.request import build_parser
+
+    proc = doctor(tmp_path, "generate", "--help")
+    assert proc.returncode == 0, proc.stderr
+    shown = " ".join(proc.stdout.decode().split())
+    options = [a for a in build_parser()._actions if a.option_strings and a.dest != "help"]
+    assert len(options) > 20
+    for action in options:
+        said = GENERATE_HELP.get(action.option_strings[0], action.help)
+        if said == argparse.SUPPRESS:
+            assert action.option_strings[0] not in shown
+            continue
+        assert action.option_strings[0] in shown
+        if said:
+            assert " ".join(said.split()) in shown, action.option_strings
+    assert "{auto,float32,bfloat16,float16}" in shown  # the runner's dtype list, not a copy
+
+
+def test_config_fills_checkout_and_models(tmp_path):
+    checkout = tmp_path / "DiffRhythm"
+    (checkout / "model").mkdir(parents=True)
+    (checkout / "model" / "cfm.py").write_text("# the marker of a checkout\n")
+    config = {"diffrhythm": {"root": str(checkout)}, "models": {"dir": "/m", "vae": "/v/vae.pt"}}
     assert runner_args(["--style", "x"], config) == [
-        "--style", "x", "--diffrhythm", "/opt/DiffRhythm", "--models", "/m", "--model-file", "vae=/v/vae.pt"]
+        "--style", "x", "--diffrhythm", str(checkout), "--models", "/m", "--model-file", "vae=/v/vae.pt"]
     assert runner_args(["--diffrhythm", "/mine"], config)[:2] == ["--diffrhythm", "/mine"]
     assert "--diffrhythm" not in runner_args(["--bundle", "/b"], config)
 
@@ -128,10 +155,13 @@ def test_run_view_eta_from_event_clocks():
 
 
 def test_selftest_end_to_end(tmp_path):
-    proc = doctor(tmp_path, "selftest", "--json", timeout=600)
+    """The command itself: it builds the bundle, runs cases two at a time and judges each (the other cases run,
+    with their declared arguments and outcomes, in test_run_cli.py::test_failures)."""
+    only = [arg for name in SELFTEST_END_TO_END for arg in ("--only", name)]
+    proc = doctor(tmp_path, "selftest", "--json", *only, timeout=600)
     report = json.loads(proc.stdout)
     bad = [r for r in report["results"] if not r["ok"]]
     assert proc.returncode == 0 and report["ok"], bad
-    names = {r["name"] for r in report["results"]}
-    assert {"pipeline", "vae_zeros", "nan_at_3", "collapse", "white_noise", "truncated_ckpt", "lfs_pointer",
-            "cancel_resume", "timeout"} <= names
+    assert [r["name"] for r in report["results"]] == list(SELFTEST_END_TO_END)
+    resumed = [r for r in report["results"] if r["name"] == "cancel_resume"][0]
+    assert resumed["got"] == "exit 130 at sample; resume: exit 0"

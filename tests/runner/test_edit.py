@@ -104,14 +104,14 @@ def songs(tmp_path):
     (["--edit", "{d}/six.wav", "--regenerate", "5:20"], "'5:20' ends at 20 s"),
     (["--edit", "{d}/six.wav", "--regenerate", "1:3", "--regenerate", "2:4"], "overlap"),
     (["--edit", "{d}/six.wav", "--regenerate", "7:end"], "'7:end' starts at 7 s"),
-    (["--edit", "{d}/short.wav", "--regenerate", "0:1", "--length", "5"], "{d}/short.wav is 2.00 s long"),
+    (["--edit", "{d}/short.wav", "--regenerate", "0:1", "--length", "5"], "{d}/short.wav is 2 s long"),
     (["--edit", "{d}/garbage.wav", "--regenerate", "0:1"], "cannot read song to edit {d}/garbage.wav"),
     (["--edit", "{d}/garbage.flac", "--regenerate", "0:1"], "{d}/garbage.flac"),
     (["--edit", "{d}/missing.wav", "--regenerate", "0:1"], "{d}/missing.wav does not exist"),
     (["--edit", "{d}/silent.wav", "--regenerate", "0:1"], "{d}/silent.wav: the song is silent"),
     (["--edit", "{d}/six.wav"], "--edit needs at least one --regenerate"),
     (["--regenerate", "0:1"], "--regenerate is only for --edit"),
-    (["--continue", "{d}/six.wav", "--length", "5"], "{d}/six.wav is already 6.00 s long"),
+    (["--continue", "{d}/six.wav", "--length", "5"], "{d}/six.wav is already 6 s long"),
     (["--continue", "{d}/six.wav", "--edit", "{d}/six.wav", "--regenerate", "0:1"], "not allowed with"),
 ])
 def test_bad_edit_inputs_are_exit_2_with_no_output(run_runner, songs, args, said):

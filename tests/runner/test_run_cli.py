@@ -13,7 +13,7 @@ import pytest
 
 from runner.events import STAGES, problems
 
-from _runner_helpers import parse_stdout, runner_env
+from _runner_helpers import SELFTEST_END_TO_END, parse_stdout, runner_env
 
 LRC = "[00:00.20] first line here.\n[00:01.00] second, line\n[ti: title]\n[verse]\n[00:09.00] too late\n"
 
@@ -88,25 +88,28 @@ def test_same_seed_same_song(run_runner, tmp_path):
     assert a.out.read_bytes() == b.out.read_bytes()
 
 
+def _selftest_failures() -> list:
+    """The selftest's declared fault cases (one source: doctor/commands/selftest.py) not run end to end there."""
+    from doctor.commands.selftest import CASES
+
+    return [pytest.param(["--style", "self-test pop", "--seed", "7", *case.args], case.code, case.stage, id=case.name)
+            for case in CASES if case.name not in SELFTEST_END_TO_END and not case.cancel_then_resume]
+
+
 @pytest.mark.parametrize(
     "args, code, stage",
-    [
-        (["--fault", "vae_zeros"], 4, "validate"),
-        (["--fault", "vae_nan"], 4, "validate"),
-        (["--fault", "white_noise"], 4, "validate"),
-        (["--fault", "nan_at:4"], 4, "sample"),
-        (["--fault", "collapse"], 4, "sample"),
-        (["--fault", "truncated_ckpt"], 3, "load"),
-        (["--fault", "lfs_pointer"], 3, "load"),
-        (["--fault", "wrong_ckpt"], 3, "load"),
-        (["--fault", "oom_always"], 5, "decode"),
-        (["--fault", "crash"], 1, "write"),
-        (["--length", "60"], 2, "preflight"),
-        (["--device", "cuda"], 3, "preflight"),
+    _selftest_failures() + [
+        pytest.param(["--length", "60"], 2, "preflight", id="length_60"),
+        pytest.param(["--device", "cuda"], 3, "preflight", id="no_cuda"),
     ],
 )
-def test_failures(run_runner, args, code, stage):
-    r = run_runner(*args)
+def test_failures(run_runner, tmp_path, args, code, stage):
+    from doctor.commands.selftest import BAD_LRC, GOOD_LRC
+
+    files = {"bad_lrc": tmp_path / "bad.lrc", "good_lrc": tmp_path / "good.lrc"}
+    files["bad_lrc"].write_text(BAD_LRC, encoding="utf-8")
+    files["good_lrc"].write_text(GOOD_LRC, encoding="utf-8")
+    r = run_runner(*(a.format(**files) for a in args))
     assert r.code == code, r.stderr
     assert_stream(r)
     assert r.error["stage"] == stage and r.error["code"] == code and r.error["remedy"]
@@ -177,6 +180,12 @@ def test_lyrics_problems(run_runner, tmp_path):
     latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
     r = run_runner("--lyrics", str(latin1))
     assert r.code == 2 and "UTF-8" in r.error["message"]
+    late = tmp_path / "late.lrc"
+    late.write_text("[00:20.00] late line one\n[00:25.50] late line two\n")
+    r = run_runner("--lyrics", str(late), "--length", "3")  # not an instrumental with exit 0
+    assert r.code == 2 and r.error["stage"] == "lyrics" and not r.out.exists()
+    assert r.error["message"] == (f"lyrics file {late}: every line starts at or after the song's end (3 s), so nothing "
+                                  "would be sung: line 1 at 20 s, line 2 at 25.5 s")
 
 
 def test_unwritable_output_folder(run_runner, tmp_path):
@@ -206,7 +215,7 @@ def test_stray_prints_do_not_reach_stdout(tmp_path, bundle_dir):
     code = (
         "import sys, runner.app as a, runner.pipeline as p\n"
         "orig = p.load\n"
-        "def noisy(run):\n    print('hello from a library'); orig(run)\n"
+        "def noisy(*args):\n    print('hello from a library'); return orig(*args)\n"
         "p.load = noisy\n"
         f"sys.exit(a.main(['--bundle', {str(bundle_dir)!r}, '--style', 'x', '--length', '2', "
         f"'--out', {str(tmp_path / 'a.wav')!r}, '--run-dir', {str(tmp_path / 'runs')!r}]))\n"
@@ -232,7 +241,8 @@ def test_sigint_mid_sample_then_resume(tmp_path, bundle_dir):
             proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     error = [e for e in events if e["type"] == "error"][0]
-    assert error["stage"] == "sample" and error["code"] == 130 and "--resume" in error["remedy"]
+    assert error["stage"] == "sample" and error["code"] == 130
+    assert error["remedy"].endswith(f"continue this run with --resume {events[0]['folder']}")  # the real folder
     assert max(e["done"] for e in events if e["type"] == "stage_progress") <= 4  # stopped at a step boundary
     assert not (tmp_path / "song.wav").exists()
     folder = events[0]["folder"]
@@ -260,6 +270,8 @@ def test_sigterm_is_cancel_too(tmp_path, bundle_dir):
 def test_timeout_exit_6_then_resume(run_runner, tmp_path):
     r = run_runner("--fault", "slow:0.2", "--timeout", "1.5")
     assert r.code == 6 and r.error["code"] == 6
+    assert r.error["message"] == "ran past --timeout 1.5 s"
+    assert r.error["remedy"].endswith(f"continue this run with --resume {r.folder}")
     assert not r.out.exists()
     resumed = run_runner("--resume", str(r.folder), defaults=False)
     assert resumed.code == 0

@@ -51,3 +51,24 @@ def test_spans_outside_or_overlapping_are_named(texts, named):
         frames_of(texts)
     assert named in info.value.message
     assert texts[0] in info.value.message
+
+
+@pytest.mark.parametrize(("span", "said"), [("4.5:5", "starts at 4.5 s, at or after the end of this edit"),
+                                            ("1:5", "ends at 5 s, after the end of this edit")])
+def test_an_edit_shorter_than_its_song_names_its_own_end_not_the_songs(span, said):
+    from runner.request import Request
+    from runner.song_plan import plan_song
+
+    frames = int(4 * 44100 / 2048)  # --length 4 of a 6 s song
+    request = Request(edit="/songs/six.wav", regenerate=(span,), bundle="/b")
+    with pytest.raises(BadInput) as info:
+        plan_song(request, 6.0, 4.0, frames)
+    message = info.value.message
+    assert said in message and "(3.99 s of the 6 s song)" in message
+    assert "song's end" not in message
+
+
+def test_span_times_are_rounded_for_people():
+    with pytest.raises(BadInput) as info:
+        span_frames(parse_spans(["1:12"]), 256 * 2048 / 44100, 256)
+    assert "after the song's end (11.89 s)" in info.value.message

@@ -86,7 +86,7 @@ def test_lines_at_or_after_the_end_are_dropped_with_their_line_number():
     lines = [LyricLine(10.0, "a", 1), LyricLine(120.0, "b", 4), LyricLine(130.0, "c", 5)]
     row = build_token_row(lines, letters, 120, 6144)
     assert row.tokens.sum().item() == 11 + 2
-    assert sum("LRC line 4 starts at 120.00 s" in w for w in row.warnings) == 1
+    assert sum("LRC line 4 starts at 120 s, at or after the song's end (120 s)" in w for w in row.warnings) == 1
     assert sum("LRC line 5 starts" in w for w in row.warnings) == 1
 
 
@@ -109,8 +109,32 @@ def test_full_model_keeps_the_last_line():
 def test_instrumental_needs_no_tokenizer():
     row = build_token_row([], None, 95, 2048)
     assert row.tokens.shape == (2048,) and not row.tokens.any()
-    # the base quirk drops the only line, so no tokenizer is needed either
-    assert not build_token_row([LyricLine(1.0, "a", 1)], None, 95, 2048).tokens.any()
+
+
+def test_lyrics_that_all_start_after_the_end_are_a_bad_request_naming_the_lines():
+    lines = parse_lrc("[00:20.00] late\n[00:25.50] later\n").lines
+    length = 256 * 2048 / 44100  # the bundle's whole length: 11.888616780045352 s
+    with pytest.raises(BadInput) as info:
+        build_token_row(lines, letters, length, 256, source="lyrics file /x/late.lrc")
+    message = info.value.message
+    assert message.startswith("lyrics file /x/late.lrc: every line starts at or after the song's end (11.89 s)")
+    assert "line 1 at 20 s, line 2 at 25.5 s" in message
+    assert "11.888" not in message and "--length" in info.value.remedy
+
+
+def test_a_base_song_whose_only_line_is_the_unsung_last_one_is_a_bad_request():
+    with pytest.raises(BadInput) as info:
+        build_token_row([LyricLine(1.0, "a", 3), LyricLine(99.0, "b", 4)], None, 95, 2048)
+    assert "line 3" in info.value.message and "nothing would be sung" in info.value.message
+    assert "empty time stamp" in info.value.remedy
+
+
+@pytest.mark.parametrize(("value", "text"), [(11.888616780045352, "11.89 s"), (3.0, "3 s"), (94.9, "94.9 s"),
+                                             (0.004, "0 s"), (120.0, "120 s"), (0.5, "0.5 s")])
+def test_times_are_rounded_for_people(value, text):
+    from runner.timefmt import format_seconds
+
+    assert format_seconds(value) == text
 
 
 def test_lyrics_without_a_tokenizer_is_an_environment_problem():

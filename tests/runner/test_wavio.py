@@ -1,5 +1,6 @@
 """Guarded normalisation and atomic WAV writing."""
 
+import array
 import wave
 
 import pytest
@@ -26,10 +27,12 @@ def test_write_reads_back(tmp_path):
     size = write_wav_atomic(path, audio)
     with wave.open(str(path)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (2, 2, 44100, 44100)
-        frames = w.readframes(10)
-    assert size == path.stat().st_size
-    peak = max(abs(int.from_bytes(frames[i : i + 2], "little", signed=True)) for i in range(0, len(frames), 2))
-    assert peak <= 32767
+        frames = w.readframes(w.getnframes())
+    assert size == path.stat().st_size == 44 + 44100 * 4
+    samples = array.array("h", frames)
+    peak = max(abs(v) for v in samples)
+    assert peak == round(10 ** (-1 / 20) * 32767) == 29204  # the loudest sample sits exactly at -1 dBFS
+    assert samples[0::2] == samples[1::2]  # both channels, interleaved
     assert list(tmp_path.iterdir()) == [path]
 
 

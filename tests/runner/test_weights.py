@@ -135,33 +135,104 @@ def test_wrong_checkpoint_with_other_keys_is_refused(tmp_path):
     before = {k: v.clone() for k, v in net.state_dict().items()}
     with pytest.raises(EnvironmentProblem) as info:
         load_state_dict_checked(net, path)
-    assert "0 of 6 tensors matched, 6 unexpected" in info.value.message
+    assert "the network has 6 tensors, the file 6: 0 match" in info.value.message
+    assert "6 are missing from the file, 6 have no place in the network" in info.value.message
     assert_equal_state(net, before)  # nothing was loaded
 
 
-def test_mostly_missing_is_refused_but_a_few_missing_loads_with_a_warning(tmp_path):
-    state = trained_state()
-    few = {k: v for k, v in state.items() if not k.startswith("out.")}  # 4 of 6 tensors, most weights
+class Deeper(Net):
+    """The same network one layer deeper: what a checkpoint of another depth is to the DiT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mid2 = torch.nn.Linear(32, 32)
+
+
+def test_any_tensor_left_at_its_initial_value_is_refused(tmp_path):
+    # Before: 4 of 6 tensors loaded "with a warning" and the run went on with a random output layer.
+    few = {k: v for k, v in trained_state().items() if not k.startswith("out.")}
     path = tmp_path / "few.pt"
     torch.save({"model_state_dict": few}, path)
-    report = load_state_dict_checked(Net(), path)
-    assert report.missing == ["out.weight", "out.bias"] and report.loaded == 4
-    assert report.warnings and "2 tensors at random values" in report.warnings[0]
+    net = Net()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(net, path)
+    message = info.value.message
+    assert str(path) in message and "the network has 6 tensors, the file 4: 4 match" in message
+    assert "2 are missing from the file" in message and "out.weight" in message
+    assert_equal_state(net, before)
 
-    most = {k: v for k, v in state.items() if k.startswith("out.")}
-    path2 = tmp_path / "most.pt"
-    torch.save({"model_state_dict": most}, path2)
-    with pytest.raises(EnvironmentProblem, match="does not fit this network"):
-        load_state_dict_checked(Net(), path2)
+
+def test_a_checkpoint_of_another_depth_is_refused_both_ways(tmp_path):
+    shallow = tmp_path / "shallow.pt"
+    torch.save({"model_state_dict": trained_state()}, shallow)
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(Deeper(), shallow)  # a network deeper than the checkpoint
+    assert "the network has 8 tensors, the file 6: 6 match" in info.value.message and "2 are missing" in info.value.message
+
+    deep = tmp_path / "deep.pt"
+    torch.save({"model_state_dict": Deeper().state_dict()}, deep)
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(Net(), deep)  # tensors the network has no place for: refused, not ignored
+    assert "the network has 6 tensors, the file 8: 6 match" in info.value.message
+    assert "2 have no place in the network" in info.value.message and "mid2.weight" in info.value.message
 
 
-def test_other_shapes_are_refused(tmp_path):
+def test_other_shapes_are_refused_counting_what_really_matched(tmp_path):
     state = trained_state()
     state["mid.weight"] = torch.zeros(16, 32)
     path = tmp_path / "shape.pt"
     torch.save({"model_state_dict": state}, path)
-    with pytest.raises(EnvironmentProblem, match="different network"):
+    with pytest.raises(EnvironmentProblem) as info:
         load_state_dict_checked(Net(), path)
+    # before: "6 of 6 tensors matched" although one had another shape
+    assert "different network" in info.value.message and "5 match, 1 have other shapes" in info.value.message
+    assert "mid.weight (16, 32) vs (32, 32)" in info.value.message
+
+
+def test_file_formats_are_judged_by_their_bytes_not_their_names(tmp_path):
+    import pickle
+
+    pickled = tmp_path / "model.safetensors"  # a plain pickle under a safetensors name
+    pickled.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=4))
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(Net(), pickled)
+    assert "a plain Python pickle, not a torch checkpoint" in info.value.message
+    assert "hf download ASLP-lab/DiffRhythm-1_2 cfm_model.pt" in info.value.remedy
+
+    script = tmp_path / "cfm_model.pt"  # the VAE's kind of file where the DiT's state dict belongs
+    torch.jit.save(torch.jit.script(Net().inp), str(script))
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(Net(), script)
+    assert "a TorchScript archive (torch.jit.save)" in info.value.message and "checkpoint" in info.value.message
+
+    page = tmp_path / "error.pt"
+    page.write_text("<!DOCTYPE html><html><body>401 Unauthorized</body></html>")
+    with pytest.raises(EnvironmentProblem, match="an HTML page"):
+        load_state_dict_checked(Net(), page)
+
+
+def test_safetensors_bytes_under_a_pt_name_load_as_safetensors(tmp_path):
+    safetensors = pytest.importorskip("safetensors.torch")
+    state = trained_state()
+    renamed = tmp_path / "weights.pt"  # safetensors bytes under a .pt name load as what they are
+    safetensors.save_file(state, str(renamed))
+    net = Net()
+    assert load_state_dict_checked(net, renamed).source == "state_dict"
+    assert_equal_state(net, state)
+
+
+def test_no_remedy_names_a_fix_that_does_not_exist(tmp_path):
+    from doctor.fixes import FIXES
+
+    path = tmp_path / "cfm_model.pt"
+    path.write_bytes(b"\0" * 100)
+    with pytest.raises(EnvironmentProblem) as info:
+        load_state_dict_checked(Net(), path)
+    remedy = info.value.remedy
+    named = [word.strip("`),.;") for word in remedy.split("drdoctor fix ")[1:]]
+    assert all(name.split()[0].strip("`),.;") in FIXES for name in named), remedy
+    assert "huggingface-cli" not in remedy and "hf download ASLP-lab/DiffRhythm-1_2 cfm_model.pt" in remedy
 
 
 def test_not_a_checkpoint_dict_is_refused(tmp_path):
@@ -190,15 +261,28 @@ def test_fingerprint_hashes_and_caches(tmp_path, cache_home):
 
     cache_file = cache_home / "drdoctor" / "sha256.json"
     cached = json.loads(cache_file.read_text())
-    (key,) = cached
-    assert key.startswith(str(path.resolve()) + "|7000|")
+    assert list(cached) == [str(path.resolve())]
     # the cached value is what the next call returns (the file is not read again) ...
-    cache_file.write_text(json.dumps({key: "f" * 64}))
+    cached[str(path.resolve())]["sha256"] = "f" * 64
+    cache_file.write_text(json.dumps(cached))
     assert fingerprint(path, "vae")["sha256"] == "f" * 64
-    # ... until the file changes (size or mtime)
+    # ... until the file changes: here its mtime
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert fingerprint(path, "vae")["sha256"] == real
+
+
+def test_bytes_changed_with_size_and_mtime_kept_are_rehashed(tmp_path, cache_home):
+    # Before: the cache trusted (size, mtime), so a file corrupted in place with its mtime put back kept its old hash.
+    path = tmp_path / "vae_model.pt"
+    path.write_bytes(b"A" * 4096)
+    assert fingerprint(path, "vae")["sha256"] == hashlib.sha256(b"A" * 4096).hexdigest()
+    stat = path.stat()
+    with path.open("r+b") as handle:
+        handle.write(b"B")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert fingerprint(path, "vae")["sha256"] == hashlib.sha256(b"B" + b"A" * 4095).hexdigest()
 
 
 def test_fingerprint_checks_hf_blobs_against_their_name(tmp_path):

@@ -192,12 +192,12 @@ class CheckupScreen(Screen):
                 pass
 
         try:
-            result = engines.apply_plan(plan, Out())
+            outcome = engines.apply_fix(plan, self.app.options.checkup, self.app.report, self.app.options.fix, Out())
         except Exception as exc:
             post(messages.FixDone(plan.fix_id, False, f"{type(exc).__name__}: {exc}"))
             return
-        post(messages.FixDone(plan.fix_id, result.ok, f"{result.state}: {result.message}".rstrip(": "),
-                              tuple(getattr(plan, "checks", ()))))
+        result = outcome.result
+        post(messages.FixDone(plan.fix_id, result.ok, f"{result.state}: {result.message}".rstrip(": "), outcome.checks))
 
     def on_fix_output(self, message: messages.FixOutput) -> None:
         self.query_one("#fix-output", Log).write_line(message.text)
@@ -209,9 +209,7 @@ class CheckupScreen(Screen):
         if not message.ok:
             self.fixing = False
             return
-        # re-run the affected checks (all of them when the plan does not say which)
-        # the checks the plan names, else the findings this fix addresses
-        ids = message.check_ids or tuple(f.id for f in self.findings.values() if f.fix == message.fix_id)
+        ids = message.check_ids  # the checks whose findings point to this fix: judged again below
         self.before_fix = {i: self.findings[i] for i in ids if i in self.findings}
         self.recheck_ids = ids
         self.running = True

@@ -1,4 +1,4 @@
-"""A line-preserving INI editor for `.wslconfig`: change one key, leave every other byte alone.
+"""A line-preserving INI reader and editor (`.wslconfig`): read a key as WSL does; change one, leave every other byte alone.
 
 configparser rewrites the whole file and drops comments; this keeps each line (its comments, blank
 lines, spacing, order, line endings and a byte-order mark) and only replaces the value part of the
@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from runner.textfile import BOM
+
 _SECTION = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]")
 _KEY = re.compile(r"^(?P<lead>\s*)(?P<key>[^=#;\[\s][^=]*?)(?P<eq>\s*=\s*)(?P<value>[^\r\n]*?)(?P<trail>\s*(?:[#;].*)?)(?P<nl>\r\n|\n|\r)?$")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
-BOM = "\ufeff"
 
 
 def split_lines(text: str) -> list[str]:
