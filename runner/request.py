@@ -21,7 +21,7 @@ DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
 MODEL_ROLES = tuple(role.config_key for role in family().weights)  # the family data's weight roles
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
-# the limits `validate` enforces (the TUI's form reads them too)
+# the limits `validate` enforces (the TUI's form shows `problems`, which applies them)
 STEPS_RANGE = (2, 1000)
 CFG_RANGE = (0.0, 50.0)
 BATCH_RANGE = (1, 64)
@@ -159,6 +159,15 @@ def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:
     """The request and the names of the options the user gave. Raises BadInput; help raises SystemExit."""
+    request, given = unvalidated(argv)
+    if not request.resume:
+        validate(request)
+    return request, given
+
+
+def unvalidated(argv: list[str]) -> tuple[Request, set[str]]:
+    """`parse` before `validate`: a form judges the result with `problems` (every problem, per field).
+    Raises BadInput for what argparse itself refuses (an unknown option, a word where a number goes)."""
     parser = build_parser()
     try:
         ns = parser.parse_args(argv)
@@ -173,9 +182,7 @@ def parse(argv: list[str]) -> tuple[Request, set[str]]:
     values["regenerate"] = tuple(values.get("regenerate") or ())
     if "seed" not in values:
         values["seed"] = secrets.randbelow(2**31)
-    request = Request(**values)
-    validate(request)
-    return request, given
+    return Request(**values), given
 
 
 def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
@@ -204,36 +211,54 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch (BadInput naming the option); a form building a Request calls it too."""
+    """Checks that need no files or torch (BadInput naming the option): the first of `problems` is raised."""
+    found = problems(request)
+    if found:
+        raise found[0][1]
+
+
+def problems(request: Request) -> list[tuple[str, BadInput]]:
+    """Every problem `validate` knows, each with the `Request` field it is about (the TUI's form marks it)."""
+    found: list[tuple[str, BadInput]] = []
+
+    def refuse(field: str, message: str, remedy: str) -> None:
+        found.append((field, BadInput(message, remedy)))
+
     if request.steps < STEPS_RANGE[0]:
-        raise BadInput(f"--steps {request.steps}: need at least {STEPS_RANGE[0]}", "the default is 32")
+        refuse("steps", f"--steps {request.steps}: need at least {STEPS_RANGE[0]}", "the default is 32")
     if request.steps > STEPS_RANGE[1]:
-        raise BadInput(f"--steps {request.steps}: more than {STEPS_RANGE[1]}", "the default is 32")
+        refuse("steps", f"--steps {request.steps}: more than {STEPS_RANGE[1]}", "the default is 32")
     if not (CFG_RANGE[0] <= request.cfg <= CFG_RANGE[1]):
-        raise BadInput(f"--cfg {request.cfg}: outside {CFG_RANGE[0]:g}..{CFG_RANGE[1]:g}", "the default is 4.0")
+        refuse("cfg", f"--cfg {request.cfg}: outside {CFG_RANGE[0]:g}..{CFG_RANGE[1]:g}", "the default is 4.0")
     if request.timeout is not None and request.timeout <= 0:
-        raise BadInput(f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
+        refuse("timeout", f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
-        raise BadInput(f"--length {request.length}: must be positive", "95 or 96-285 seconds")
+        refuse("length", f"--length {request.length}: must be positive", "95 or 96-285 seconds")
     if request.bundle and request.diffrhythm:
-        raise BadInput("--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
+        refuse("bundle", "--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
     if not request.bundle and not request.diffrhythm:
-        raise BadInput("no model: give --diffrhythm DIR (a checkout) or --bundle DIR", "see `drdoctor generate --help`")
+        refuse("diffrhythm", "no model: give --diffrhythm DIR (a checkout) or --bundle DIR",
+               "see `drdoctor generate --help`")
     for item in request.model_file:
         role, sep, path = item.partition("=")
         if not sep or role not in MODEL_ROLES or not path:
-            raise BadInput(f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
-                           "e.g. --model-file vae=/models/vae_model.pt")
+            refuse("model_file", f"--model-file {item!r}: expected ROLE=PATH with ROLE one of {', '.join(MODEL_ROLES)}",
+                   "e.g. --model-file vae=/models/vae_model.pt")
     if not (BATCH_RANGE[0] <= request.batch <= BATCH_RANGE[1]):
-        raise BadInput(f"--batch {request.batch}: must be {BATCH_RANGE[0]}..{BATCH_RANGE[1]}", "e.g. --batch 4")
+        refuse("batch", f"--batch {request.batch}: must be {BATCH_RANGE[0]}..{BATCH_RANGE[1]}", "e.g. --batch 4")
     if request.edit and not request.regenerate:
-        raise BadInput("--edit needs at least one --regenerate span", "e.g. --regenerate 10:25 --regenerate 50:end")
+        refuse("regenerate", "--edit needs at least one --regenerate span",
+               "e.g. --regenerate 10:25 --regenerate 50:end")
     if request.regenerate and not request.edit:
-        raise BadInput("--regenerate is only for --edit SONG", "add --edit SONG, or leave --regenerate out")
+        refuse("regenerate", "--regenerate is only for --edit SONG", "add --edit SONG, or leave --regenerate out")
     if request.regenerate:
         from runner.spans import parse_spans
 
-        parse_spans(request.regenerate)  # syntax only; the song's length is checked in preflight
+        try:
+            parse_spans(request.regenerate)  # syntax only; the song's length is checked in preflight
+        except BadInput as exc:
+            found.append(("regenerate", exc))
     device = request.device
     if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise BadInput(f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")
+        refuse("device", f"--device {device!r}: not one of {DEVICES_HELP}", "e.g. --device cuda:0")
+    return found

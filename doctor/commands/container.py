@@ -32,10 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="engine reachable, version, image present, GPU support")
     _common(s)
     s.add_argument("--image", help="image to look for (default: [container] image, else drdoctor:cu118)")
+    s.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
 
-    s = sub.add_parser("pull", help="pull the image with per-layer progress")
+    s = sub.add_parser("pull", help="pull an image from a registry you name, with per-layer progress")
     _common(s)
-    s.add_argument("image", nargs="?", help="image reference (default: [container] image)")
+    s.add_argument("image", nargs="?", help="image reference, e.g. registry.example:5000/drdoctor:cu126 "
+                   "(default: [container] image; drdoctor's own image is built, not pulled)")
 
     s = sub.add_parser("build", help="build the image from containers/Dockerfile")
     _common(s)
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cpu", action="store_true", help="run without the GPU request (slow; on purpose only)")
     g.add_argument("--user", help="UID:GID inside the container (default: yours, so outputs are yours)")
     g.add_argument("--stop-timeout", type=float, default=10.0, metavar="S", help="after Ctrl-C, wait S s before killing")
+    g.add_argument("--host-paths", action="store_true",
+                   help="with --json: the events' container paths (/out/...) made the host's (what the app reads)")
+    g.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
     return p
 
 
@@ -97,14 +102,40 @@ def cmd_status(args) -> int:
         endpoint = ep.resolve(args.docker_host)
     except ep.EndpointError as exc:
         return _say_problem(DockerProblem("unreachable", str(exc), "`docker context ls`; `docker context use default`"), args.json)
-    facts = st.collect(endpoint, _image(args.image, _config()), timeout=min(args.engine_timeout, 10.0))
+    driver = (lambda: _host_driver(args)) if endpoint.is_local else None
+    facts = st.collect(endpoint, _image(args.image, _config()), timeout=min(args.engine_timeout, 10.0), driver=driver)
     if args.json:
         print(json.dumps(facts.to_json(), indent=2))
     else:
         print("\n".join(st.render(facts)))
     if not facts.reachable:
         return int(ExitCode.ENVIRONMENT)
-    return 0 if facts.image is None or facts.image.present else 1
+    if facts.image is not None and not facts.image.present:
+        return 1
+    return 1 if (facts.flavour_match or {}).get("status") == "fail" else 0
+
+
+def _host_driver(args):
+    from doctor.container.flavour_match import host_driver
+
+    return host_driver(Path(args.nvml_snapshot) if args.nvml_snapshot else None)
+
+
+def _refuse_unfit_flavour(client, image: str, args) -> None:
+    """Before a GPU run on a local engine: the image's CUDA flavour must be one this driver runs (exit 3)."""
+    import docker
+
+    from doctor.container.flavour_match import judge
+    from doctor.container.images import load_flavours
+
+    try:
+        labels = (client.images.get(image).attrs.get("Config") or {}).get("Labels") or {}
+    except docker.errors.ImageNotFound:
+        return  # `run` itself says the image is missing
+    match = judge(labels, _host_driver(args), load_flavours())
+    if match.status == "fail":
+        raise DockerProblem("flavour", f"{image}: {match.message}", match.remedy + "; `--cpu` runs without the GPU",
+                            int(ExitCode.ENVIRONMENT))
 
 
 def _progress(op: str, image: str, json_mode: bool):
@@ -116,7 +147,13 @@ def _progress(op: str, image: str, json_mode: bool):
 def cmd_pull(args) -> int:
     from doctor.container.images import pull
 
-    image = _image(args.image, _config())
+    image = args.image or drconfig.get(_config(), "container", "image")
+    if not image:  # drdoctor's own image is in no registry: it is built where it runs
+        return _say_problem(DockerProblem(
+            "image", "no image to pull: drdoctor's image is published in no registry",
+            "build it on this engine: `drdoctor container build` (--flavour for your driver, see "
+            "`drdoctor container status`), or pull one your registry holds: `drdoctor container pull REGISTRY/NAME:TAG` "
+            "(or set [container] image)", int(ExitCode.BAD_INPUT)), args.json)
     _, client = _connect(args)
     view = _progress("pull", image, args.json)
     try:
@@ -188,6 +225,8 @@ def cmd_run(args) -> int:
         endpoint = ep.resolve(args.docker_host)
         creq = translate(args, models, output, check_local=endpoint.is_local)
         _, client = _connect(args)
+        if endpoint.is_local and not args.cpu:
+            _refuse_unfit_flavour(client, image, args)
     except RequestError as exc:
         return _emit_failure(DockerProblem("request", exc.message, exc.remedy, exc.code), args.json)
     except ep.EndpointError as exc:
@@ -195,7 +234,7 @@ def cmd_run(args) -> int:
     except DockerProblem as problem:
         return _emit_failure(problem, args.json)
     user = args.user or (f"{os.getuid()}:{os.getgid()}" if endpoint.is_local and hasattr(os, "getuid") else None)
-    view = make_view(args.json)
+    view = make_view(args.json, to_host=creq.host_text if (args.host_paths or not args.json) else None)
     if args.cpu and not args.json:
         print("drdoctor: --cpu: running without the GPU request (slow)", file=sys.stderr)
     try:

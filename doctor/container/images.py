@@ -88,8 +88,32 @@ def pull(client, ref: str, view) -> dict[str, Any]:
     return {"id": image.id, "size": image.attrs.get("Size"), "layers": len(tracker.layers)}
 
 
+def _base_missing(client, base: str | None) -> bool:
+    """After a failed build: the base image is not on the engine, so the build stopped at its FROM."""
+    import docker
+
+    if not base:
+        return False
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        return True
+    except docker.errors.APIError:
+        return False
+    return False
+
+
+def _base_failure(ref: str, base: str, reason: str) -> DockerProblem:
+    return DockerProblem(
+        "image", f"build of {ref} failed: its base image {base} cannot be pulled: {reason}",
+        f"the engine must reach the registry of {base} (check its network and proxy), or get the image onto the "
+        f"engine another way (`docker pull {base}` where it can be reached, then `docker save`/`docker load`); "
+        "`--build-arg BASE_IMAGE=REF` builds on another base", 1)
+
+
 def build(client, ref: str, context: Path, dockerfile: str, buildargs: dict[str, str], view,
           pull_base: bool = False) -> dict[str, Any]:
+    """Raises DockerProblem; one that names the base image (`BASE_IMAGE`) when that could not be pulled."""
     import docker
 
     tracker = Tracker()
@@ -100,10 +124,12 @@ def build(client, ref: str, context: Path, dockerfile: str, buildargs: dict[str,
         )
         follow(stream, tracker, view)
         image = client.images.get(ref)
-    except StreamError as exc:
-        raise _failure("build", ref, str(exc)) from None
-    except docker.errors.APIError as exc:
-        raise _failure("build", ref, api_error_text(exc)) from None
+    except (StreamError, docker.errors.APIError) as exc:
+        reason = str(exc) if isinstance(exc, StreamError) else api_error_text(exc)
+        base = buildargs.get("BASE_IMAGE")
+        if _base_missing(client, base):
+            raise _base_failure(ref, base, reason) from None
+        raise _failure("build", ref, reason) from None
     except (TypeError, OSError) as exc:  # unreadable context
         raise _failure("build", ref, str(exc)) from None
     return {"id": image.id, "size": image.attrs.get("Size"), "layers": len(tracker.layers)}

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from doctor.units import gib
+
 
 @dataclass
 class Layer:
@@ -71,14 +73,7 @@ def _looks_like_layer(layer_id: str) -> bool:
 
 
 def human(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1000
-    return str(n)
+    return "?" if n is None else gib(n)
 
 
 class JsonProgress:

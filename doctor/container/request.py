@@ -16,6 +16,7 @@ reference clip (and a song to edit or continue, a style embedding) are copied in
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -43,6 +44,7 @@ CONTAINER_HELP = {
     "--run-dir": "where run folders go, inside the output folder (default runs)",
     "--resume": "continue a run folder (inside the output folder)",
     "--device": "auto | cpu | cuda | cuda:INDEX (inside the container)",
+    "--fault": argparse.SUPPRESS,  # the self-test's switch: accepted, not advertised
 }
 
 
@@ -79,6 +81,12 @@ class ContainerRequest:
                 info.size, info.mode = len(data), 0o644
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
+
+    def host_text(self, text: str) -> str:
+        """Container paths in `text` made the host's: `/out/runs/x` -> `OUTPUT/runs/x` (the longest mount first)."""
+        for mount in sorted(self.mounts, key=lambda m: len(m.target), reverse=True):
+            text = re.sub(rf"(?<![\w/]){re.escape(mount.target)}(?=/|\b|$)", lambda _, m=mount: m.source, text)
+        return text
 
     def docker_mounts(self):
         from docker.types import Mount as SdkMount

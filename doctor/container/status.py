@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from doctor.container.endpoint import Endpoint, connect
+from doctor.container.flavour_match import Driver, judge
 from doctor.container.problems import TOOLKIT_REMEDY, classify_connect_error, is_wsl
+from doctor.units import gib
 
 
 @dataclass
@@ -17,6 +20,7 @@ class ImageFacts:
     tags: list[str] = field(default_factory=list)
     size: int | None = None
     created: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Status:
     cdi_spec_dirs: list[str] = field(default_factory=list)
     gpu: str = "unknown"  # "nvidia-runtime" | "cdi" | "not-configured" | "unknown"
     image: ImageFacts | None = None
+    flavour_match: dict | None = None  # doctor.container.flavour_match.Match: the image's CUDA and this driver
 
     @property
     def ok(self) -> bool:
@@ -61,11 +66,14 @@ def image_facts(client, ref: str) -> ImageFacts:
     attrs = image.attrs
     return ImageFacts(
         ref=ref, present=True, id=image.id, tags=list(image.tags), size=attrs.get("Size"),
-        created=attrs.get("Created"),
+        created=attrs.get("Created"), labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
     )
 
 
-def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0) -> Status:
+def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0,
+            driver: Callable[[], Driver] | None = None) -> Status:
+    """`driver` reads this machine's NVIDIA driver, asked once the image is found; None when the engine's
+    machine is another one."""
     import docker
 
     status = Status(endpoint=endpoint.url, source=endpoint.source, reachable=False)
@@ -87,19 +95,14 @@ def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0) -> Sta
         status.gpu = gpu_support(info)
         if image:
             status.image = image_facts(client, image)
+            if status.image.present:
+                from doctor.container.images import load_flavours
+
+                found = driver() if driver else None
+                status.flavour_match = judge(status.image.labels, found, load_flavours()).to_json()
     finally:
         client.close()
     return status
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def render(status: Status) -> list[str]:
@@ -125,9 +128,17 @@ def render(status: Status) -> list[str]:
         if image.present:
             tags = ", ".join(image.tags) or "untagged"
             lines.append(
-                f"image      {image.ref}\n  ok       present: {tags}, {_size(image.size)}, created {image.created}"
+                f"image      {image.ref}\n  ok       present: {tags}, {gib(image.size)}, created {image.created}"
             )
+            match = status.flavour_match or {}
+            mark = {"ok": "ok", "warn": "warn", "fail": "FAIL"}.get(match.get("status", ""), "?")
+            if match:
+                lines.append(f"  {mark:<8} CUDA: {match['message']}")
+            if match.get("remedy"):
+                lines.append(f"  fix:     {match['remedy']}")
         else:
             lines.append(f"image      {image.ref}\n  FAIL     not present on this engine")
-            lines.append("  fix:     `drdoctor container pull` (a published image) or `drdoctor container build`")
+            lines.append("  fix:     `drdoctor fix container.use` builds it in the flavour this driver runs "
+                         "(drdoctor's image is built, not published); `drdoctor container pull IMAGE` takes one "
+                         "from a registry you name")
     return lines

@@ -1,9 +1,11 @@
-"""Where the container's runner events go: the same renderer as a local run (`doctor.run_view.RunView`),
-or, with `--json`, the raw event lines exactly as the runner wrote them."""
+"""Where the container's runner events go: the same renderer as a local run (`doctor.run_view.RunView`), its
+paths turned back into the host's (`/out/song.wav` is printed as `OUTPUT/song.wav`), or, with `--json`, the
+raw event lines exactly as the runner wrote them (container paths; `--host-paths`: re-encoded with the host's)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from runner.events import encode
@@ -27,9 +29,36 @@ class JsonView:
         pass
 
 
-def make_view(json_mode: bool, out: TextIO | None = None):
-    if json_mode:
-        return JsonView(out)
-    from doctor.run_view import RunView  # the renderer of `drdoctor generate`
+class HostPaths:
+    """Feeds `inner` each event with every container path in it (a value, or inside a message) made the host's."""
 
-    return RunView(out or sys.stdout)
+    def __init__(self, inner, to_host: Callable[[str], str]):
+        self.inner, self.to_host = inner, to_host
+
+    def _host(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.to_host(value)
+        if isinstance(value, list):
+            return [self._host(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._host(v) for k, v in value.items()}
+        return value
+
+    def feed(self, event: dict[str, Any]) -> None:
+        self.inner.feed(self._host(event))
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+
+def make_view(json_mode: bool, out: TextIO | None = None, to_host: Callable[[str], str] | None = None):
+    """`to_host`: container paths -> host paths in every event (the terminal view; `--json --host-paths`)."""
+    if json_mode:
+        view = JsonView(out)
+    else:
+        from doctor.run_view import RunView  # the renderer of `drdoctor generate`
+
+        view = RunView(out or sys.stdout)
+    return HostPaths(view, to_host) if to_host else view

@@ -1,7 +1,8 @@
 """`container.use`: hand over to the CUDA container when no working GPU torch can be had locally.
 
 The container carries its own torch and CUDA runtime; the host needs only the NVIDIA driver and docker
-with the NVIDIA container toolkit. `drdoctor container` (pull/run) does the work; this plan names it.
+with the NVIDIA container toolkit. drdoctor's image is published in no registry, so the plan builds it on
+this engine (`drdoctor container build`), in the CUDA flavour this driver runs (the rule of `torch.cuda_match`).
 """
 
 from __future__ import annotations
@@ -20,15 +21,29 @@ def drdoctor_argv(ctx: FixContext) -> list[str]:
     return [found] if found else [sys.executable, "-m", "doctor"]
 
 
+def flavour_for(ctx: FixContext) -> str:
+    """The newest flavour of containers/flavours.toml this driver runs; the table's default without a driver."""
+    from doctor.container.flavour_match import Driver, fitting_flavour
+    from doctor.container.images import load_flavours
+
+    flavours = load_flavours()
+    driver = Driver(ctx.driver_cuda, ctx.driver_version, wsl=ctx.platform == "wsl2")
+    return (fitting_flavour(driver, flavours) if ctx.driver_cuda else None) or flavours["default"]
+
+
 def plan(ctx: FixContext) -> Plan:
     me = drdoctor_argv(ctx)
+    flavour = flavour_for(ctx)
+    image = f"drdoctor:{flavour}"
     models = ["--models", str(ctx.models_dirs[0])] if ctx.models_dirs else ["--models", "DIR"]
-    generate = [*me, "container", "run", "generate", "--lyrics", "SONG.lrc", "--style", "TEXT", *models]
+    generate = [*me, "container", "run", "generate", "--image", image, "--lyrics", "SONG.lrc", "--style", "TEXT", *models]
     notes = (
         "then make songs with: " + " ".join(generate),
         "the host needs the NVIDIA driver and docker with the NVIDIA container toolkit; `drdoctor check` says whether both work",
     )
     if ctx.container_ready:
         return Plan(FIX_ID, TITLE, done_reason="the container image is already here", notes=notes)
-    step = CommandStep(tuple([*me, "container", "pull"]), "pull drdoctor's CUDA container image", timeout=3600)
+    step = CommandStep((*me, "container", "build", "--flavour", flavour),
+                       f"build drdoctor's CUDA container image {image} on this engine (its base image is pulled)",
+                       timeout=3600)
     return Plan(FIX_ID, TITLE, steps=(step,), notes=notes)

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from doctor import __version__
-from doctor.tui import messages
+from doctor.tui import messages, settings
 from doctor.tui.options import TuiOptions
 from doctor.tui.palette import DrDoctorCommands
 from doctor.tui.screens.checkup import CheckupScreen
@@ -30,7 +30,7 @@ class DrDoctorApp(App):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere keep it
     MODES = {"checkup": CheckupScreen, "generate": GenerateScreen, "runs": RunsScreen, "jobs": JobsScreen}
     DEFAULT_MODE = "checkup"
-    COMMANDS = App.COMMANDS | {DrDoctorCommands}
+    COMMANDS = {DrDoctorCommands}  # Textual's own commands included, after drdoctor's (palette.py)
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help", tooltip="What this screen does and its keys."),
         Binding("f2", "switch_mode('checkup')", "Checkup", id="app.checkup", show=False,
@@ -52,6 +52,22 @@ class DrDoctorApp(App):
         self.report_path = report_path or Path("drdoctor-report.json")
         if keymap:
             self.set_keymap(keymap)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's Screenshot: into ~/Downloads where that exists, else a folder of drdoctor's own."""
+        return super().deliver_screenshot(filename, path or str(settings.screenshot_folder()), time_format)
+
+    def on_mount(self) -> None:
+        saved = settings.saved_theme()
+        if saved in self.available_themes and saved != self.theme:
+            self.theme = saved
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
+
+    def _keep_theme(self, theme) -> None:
+        """A theme chosen in the palette is the theme of the next start too (`[tui] theme` in the config)."""
+        if theme.name != settings.saved_theme() and (problem := settings.save_theme(theme.name)):
+            self.notify(f"the theme is not kept: {problem}", severity="warning")
 
     # ---------------------------------------------------------------- navigation
     def action_help(self) -> None:

@@ -19,6 +19,12 @@ FORM_FIELDS = ("lyrics", "style", "ref_audio", "style_embedding", "style_from", 
 OPTION_NAMES = {"continue_song": "--continue"}
 
 
+def field_of_option(option: str) -> str:
+    """`--continue` -> "continue_song", `--ref-audio` -> "ref_audio": the request field an option sets."""
+    named = {opt: name for name, opt in OPTION_NAMES.items()}
+    return named.get(option, option.lstrip("-").replace("-", "_"))
+
+
 def _config() -> dict[str, Any]:
     try:
         return config_mod.load()
@@ -56,9 +62,9 @@ def runner_args(options: TuiOptions, **request: Any) -> list[str]:
 
 
 def container_args(options: TuiOptions, **request: Any) -> list[str]:
-    """`python -m doctor container run generate --json ...`: the same request in the CUDA container,
-    whose events come on stdout exactly like the runner's."""
-    return ["container", "run", "generate", "--json"] + _form_args(options, request)
+    """`python -m doctor container run generate --json --host-paths ...`: the same request in the CUDA
+    container, whose events come on stdout like the runner's, with this machine's paths in them."""
+    return ["container", "run", "generate", "--json", "--host-paths"] + _form_args(options, request)
 
 
 def resume_args(options: TuiOptions, run: str) -> list[str]:

@@ -1,4 +1,6 @@
-"""The command palette's drdoctor commands: the ones that suit the screen being shown come first."""
+"""The command palette: the commands that suit the screen being shown first, then drdoctor's others, then
+Textual's own (keys, quit, screenshot, theme). One provider yields them all, in that order: with two, the
+palette lists whichever provider answers first, which changes from one start to the next."""
 
 from __future__ import annotations
 
@@ -27,13 +29,21 @@ class DrDoctorCommands(Provider):
         here = getattr(self.screen, "HELP", "")
         return sorted(COMMANDS, key=lambda c: (c[3] not in (here, ""), c[3] != here))
 
-    async def discover(self) -> Hits:
+    def _all(self):
+        """(title, help, callback, shown without a query) for every command, in the palette's order."""
         for title, help_text, action, _ in self._ordered():
-            yield DiscoveryHit(title, partial(self.app.run_action, action), help=help_text)
+            yield title, help_text, partial(self.app.run_action, action), True
+        for command in sorted(self.app.get_system_commands(self.screen), key=lambda c: c.title):
+            yield command.title, command.help, command.callback, command.discover
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback, shown in self._all():
+            if shown:
+                yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, action, _ in self._ordered():
+        for title, help_text, callback, _ in self._all():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self.app.run_action, action), help=help_text)
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -26,6 +26,7 @@ class RunRecord:
     failed_stage: str | None
     message: str
     resumable: bool
+    seed: int | None = None  # the noise seed the run used (the runner's random one when none was given)
 
     @property
     def when(self) -> str:
@@ -63,11 +64,12 @@ def read_run(folder: Path) -> RunRecord:
     if state.error:
         message = str(state.error.get("message") or "")
     length = request.get("length") if isinstance(request, dict) else None
+    seed = request.get("seed") if isinstance(request, dict) else None
     return RunRecord(
         run=state.run or folder.name, folder=folder, status=status,
         length=float(length) if isinstance(length, (int, float)) else None,
         started=first_t, seconds=state.seconds, output=state.output, failed_stage=state.failed_stage,
-        message=message, resumable=resumable,
+        message=message, resumable=resumable, seed=seed if isinstance(seed, int) else None,
     )
 
 

@@ -53,13 +53,20 @@ def test_espeak_blocked_cases():
     assert plan_for("espeak.install", FixContext(os_release=UBUNTU, espeak=True)).empty
 
 
-def test_container_use_names_the_container_commands():
-    plan = plan_for("container.use", FixContext(which=_which({}), models_dirs=(Path("/data/models"),)))
-    [pull] = plan.steps
-    assert pull.argv == (sys.executable, "-m", "doctor", "container", "pull")
-    assert any("container run generate" in note and "--models /data/models" in note for note in plan.notes)
-    with_script = plan_for("container.use", FixContext(which=_which({"drdoctor": "/usr/local/bin/drdoctor"})))
-    assert with_script.steps[0].argv == ("/usr/local/bin/drdoctor", "container", "pull")
+def test_container_use_builds_the_image_in_the_flavour_this_driver_runs():
+    """drdoctor's image is in no registry: the plan builds it here (never `container pull` of an unpublished
+    image), in the newest flavour the driver runs fully (the `torch.cuda_match` rule), and names that image."""
+    plan = plan_for("container.use", FixContext(which=_which({}), models_dirs=(Path("/data/models"),),
+                                                driver_cuda=(12, 8), driver_version="570.124.04"))
+    [build] = plan.steps
+    assert build.argv == (sys.executable, "-m", "doctor", "container", "build", "--flavour", "cu128")
+    assert any("container run generate --image drdoctor:cu128" in note and "--models /data/models" in note
+               for note in plan.notes)
+    old_driver = plan_for("container.use", FixContext(which=_which({"drdoctor": "/usr/local/bin/drdoctor"}),
+                                                      driver_cuda=(11, 4), driver_version="470.82.01"))
+    assert old_driver.steps[0].argv == ("/usr/local/bin/drdoctor", "container", "build", "--flavour", "cu118")
+    r535 = plan_for("container.use", FixContext(driver_cuda=(12, 2), driver_version="535.104.05"))
+    assert r535.steps[0].argv[-1] == "cu118"  # cu126 would run through minor-version compatibility only
     assert plan_for("container.use", FixContext(container_ready=True)).empty
 
 

@@ -94,7 +94,7 @@ def test_launch_arguments_match_generate_and_container(tmp_path):
     args = launching.runner_args(options, **form)
     assert args[:2] == ["--bundle", "b"] and "--ref-audio" not in args and "--length" not in args
     assert args[args.index("--seed") + 1] == "3" and args[args.index("--run-dir") + 1] == str(tmp_path / "runs")
-    assert launching.container_args(options, **form)[:4] == ["container", "run", "generate", "--json"]
+    assert launching.container_args(options, **form)[:5] == ["container", "run", "generate", "--json", "--host-paths"]
     assert launching.resume_args(options, "abc")[:2] == ["--resume", str(tmp_path / "runs" / "abc")]
 
 

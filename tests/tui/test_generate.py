@@ -8,7 +8,7 @@ from doctor.tui.app import DrDoctorApp
 from doctor.tui.widgets.stage_progress import StageBars
 from doctor.tui.widgets.validation_table import ValidationTable
 from runner.events import STAGES
-from tuitools import wait_until
+from tuitools import paste_into, wait_until
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -22,7 +22,7 @@ async def test_full_generation_fills_bars_and_validation(gen_options, lrc, tmp_p
     app = DrDoctorApp(gen_options, mode="generate")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
-        await type_into(pilot, "#lyrics", str(lrc))
+        await paste_into(pilot, "#lyrics", str(lrc))
         preview = str(screen.query_one("#lrc-preview", Static).render())
         assert "2 timed lines" in preview and "hello world" in preview and "line 4" in preview
         await type_into(pilot, "#style", "pop")
@@ -48,13 +48,13 @@ async def test_form_refuses_bad_values(gen_options, tmp_path):
     app = DrDoctorApp(gen_options, mode="generate")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
-        await type_into(pilot, "#lyrics", str(mixed))  # the runner's own rule: never a mix
+        await paste_into(pilot, "#lyrics", str(mixed))  # the runner's own rule: never a mix
         assert "mixes timed and untimed lines" in str(screen.query_one("#lrc-preview", Static).render())
-        await type_into(pilot, "#lyrics", "/no/such/file.lrc")
-        await type_into(pilot, "#length", "999")
+        await paste_into(pilot, "#lyrics", "/no/such/file.lrc")
+        await paste_into(pilot, "#length", "0")
         await pilot.press("ctrl+r")
         errors = str(screen.query_one("#form-errors", Static).render())
-        assert "length must be 1-285 s" in errors
+        assert "Length s: --length 0.0: must be positive" in errors
         assert "unusable lyrics file" in errors
         assert "give a text prompt or a reference clip" in errors
         assert not screen.running and screen.process is None

@@ -10,7 +10,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Select, Static
 from doctor.tui.app import DrDoctorApp
 from doctor.tui.launching import runner_args
 from doctor.tui.widgets.validation_table import ValidationTable
-from tuitools import select_row, wait_until, write_song
+from tuitools import paste_into, select_row, wait_until, write_song
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -18,13 +18,6 @@ async def type_into(pilot, selector: str, text: str) -> None:
     field = pilot.app.screen.query_one(selector, Input)
     field.value = ""
     await pilot.press(*text)
-
-
-async def paste_into(pilot, selector: str, text: str) -> None:
-    """A long path: click the field and put the text in at once (typing it key by key is slow)."""
-    await pilot.click(selector)
-    pilot.app.screen.query_one(selector, Input).value = text
-    await pilot.pause()
 
 
 async def choose_mode(pilot, mode: str) -> None:
@@ -85,7 +78,7 @@ async def test_continue_run_needs_and_takes_the_length(gen_options, tmp_path):
         assert screen.query_one("#song-row").display and not screen.query_one("#spans-row").display
         await paste_into(pilot, "#song", str(song))
         await pilot.press("ctrl+r")
-        assert not screen.running and "length: continue needs the new length" in screen.form_errors()[0]
+        assert not screen.running and "Length s: continue needs the new length" in screen.form_errors()[0]
         await type_into(pilot, "#length", "9")
         await run_and_wait(pilot, screen)
         assert screen.state.ok, screen.state.error
@@ -108,7 +101,7 @@ async def test_runs_history_opens_a_song_in_edit_mode(gen_options, tmp_path):
         await wait_until(pilot, lambda: app.screen is screen)
         assert screen.song_mode == "edit" and screen.query_one("#song", Input).value == str(tmp_path / "song.wav")
         assert screen.query_one("#song-row").display and app.focused is screen.query_one("#spans", Input)
-        assert "spans: edit needs at least one span" in str(screen.query_one("#form-errors", Static).render())
+        assert "Spans: --edit needs at least one --regenerate span" in str(screen.query_one("#form-errors", Static).render())
 
 
 async def test_batch_of_two_lists_both_then_style_from_that_run_picked_in_runs(gen_options, tmp_path):
@@ -170,9 +163,9 @@ async def test_form_refuses_bad_spans_batch_and_style_sources(gen_options, tmp_p
         await type_into(pilot, "#spans", "10-25")
         await type_into(pilot, "#batch", "0")
         await pilot.press("ctrl+r")
-        assert "spans: --regenerate '10-25': expected START:END" in errors()
-        assert "batch: batch must be 1-64" in errors()
-        assert "song: edit needs the song file" in errors()
+        assert "Spans: --regenerate '10-25': expected START:END" in errors()
+        assert "Batch: --batch 0: must be 1..64" in errors()
+        assert "Song: edit needs the song file" in errors()
         assert not screen.running and screen.process is None
         assert screen.query_one(ContentSwitcher).current == "form"
         screen.query_one("#spans", Input).value = "30:20"  # the runner's own rule: the end after the start
@@ -183,11 +176,11 @@ async def test_form_refuses_bad_spans_batch_and_style_sources(gen_options, tmp_p
         assert "is not after the start" in errors()
         assert "no such song file" in errors()
         assert "clip.wav: expected a .npy or .pt file" in errors()
-        assert "style: give one style source, not text prompt + reference clip + embedding file" in errors()
+        assert "Style: give one style source, not text prompt + reference clip + embedding file" in errors()
         await choose_mode(pilot, "continue")  # the spans are edit's only; continue needs a length
-        assert "spans:" not in errors() and "length: continue needs the new length" in errors()
+        assert "Spans:" not in errors() and "Length s: continue needs the new length" in errors()
         await choose_mode(pilot, "new")
-        assert "song:" not in errors() and "length:" not in errors()
+        assert "Song:" not in errors() and "Length s:" not in errors()
 
 
 def test_form_fields_become_runner_options(gen_options):
@@ -204,14 +197,11 @@ def test_form_fields_become_runner_options(gen_options):
 def test_container_takes_the_same_form_options(gen_options):
     """"Run in: container" hands the same options to `drdoctor container run generate`, which maps the song
     and style files to container paths; its parser must accept them all."""
-    import argparse
-
-    from doctor.container.request import add_generate_arguments
+    from doctor.commands.container import build_parser
     from doctor.tui.launching import container_args
 
     args = container_args(gen_options, style_from="runs/a", edit="in.wav", regenerate=["10:25", "50:end"], batch=3)
-    assert args[:4] == ["container", "run", "generate", "--json"]
-    parser = argparse.ArgumentParser()
-    add_generate_arguments(parser)
-    ns = parser.parse_args(args[4:])
+    assert args[:5] == ["container", "run", "generate", "--json", "--host-paths"]  # the app shows host paths
+    ns = build_parser().parse_args(args[1:])  # `drdoctor container`'s own parser
     assert (ns.edit, ns.regenerate, ns.batch, ns.style_from) == ("in.wav", ["10:25", "50:end"], 3, "runs/a")
+    assert ns.json and ns.host_paths

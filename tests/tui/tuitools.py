@@ -94,3 +94,32 @@ def write_song(path: Path, seconds: float, rate: int = 44100) -> Path:
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
     return path
+
+
+async def paste_into(pilot, selector: str, text: str) -> None:
+    """Click the field, empty it and paste `text` as a terminal delivers a paste (one `Paste` event):
+    the field gets the same text as typing it, without a key press per character."""
+    from textual import events
+    from textual.widgets import Input
+
+    await pilot.click(selector)
+    field = pilot.app.screen.query_one(selector, Input)
+    field.value = ""
+    field.post_message(events.Paste(text))
+    await pilot.pause()
+    assert field.value == text, (selector, field.value)
+
+
+def toasts(app) -> list[str]:
+    """The notifications the app is showing."""
+    return [str(n.message) for n in app._notifications]
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as the terminal shows it, one string per row (what a person reads)."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+
+
+def screen_styles(app) -> list[list]:
+    """Per row, (text, rich Style) of each painted segment: the colors a person sees."""
+    return [[(segment.text, segment.style) for segment in strip] for strip in app.screen._compositor.render_strips()]

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.validation import Function, Integer, ValidationResult, Validator
+from textual.validation import Function, ValidationResult, Validator
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static
 
 from doctor.tui import launching, messages
@@ -27,17 +27,20 @@ from doctor.tui.widgets.mode_bar import ModeBar
 from doctor.tui.widgets.run_log import RunLog
 from doctor.tui.widgets.stage_progress import StageBars
 from doctor.tui.widgets.validation_table import ValidationTable
+from runner.request import DTYPES, Request
 
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-MAX_LENGTH = 285.0
-MAX_BATCH = 64  # the runner's own limit (runner.request.validate)
+DEFAULTS = Request()  # the runner's own defaults (steps, batch)
 MODES = (("new song", "new"), ("edit a song", "edit"), ("continue a song", "continue"))
 # the style sources, as (field id, what the errors call it): the runner takes exactly one
 STYLE_SOURCES = (("style", "text prompt"), ("ref-audio", "reference clip"), ("style-embedding", "embedding file"),
                  ("style-from", "run folder"))
 # the fields that only mean something in some modes
 MODE_ROWS = {"song-row": ("edit", "continue"), "spans-row": ("edit",)}
+# a `Request` field -> the form field that holds it, where the names differ; fields the form lacks
+# (the checkout, the bundle) come from the app's options and the config
+FORM_FIELD_OF = {"ref_audio": "ref-audio", "style_embedding": "style-embedding", "style_from": "style-from",
+                 "edit": "song", "continue_song": "song", "regenerate": "spans"}
 
 
 def split_spans(text: str) -> list[str]:
@@ -59,18 +62,6 @@ class Refuse(Validator):
     def validate(self, value: str) -> ValidationResult:
         why = self.check(value) if value.strip() else None
         return self.failure(why) if why else self.success()
-
-
-def _spans_problem(text: str) -> str | None:
-    """The runner's own span parser (torch-free), syntax only; the song's length is checked by the run."""
-    from runner.errors import BadInput
-    from runner.spans import parse_spans
-
-    try:
-        parse_spans(split_spans(text))
-    except BadInput as exc:
-        return exc.message
-    return None
 
 
 def _file_problem(what: str, suffixes: tuple[str, ...] = ()):
@@ -184,28 +175,24 @@ class GenerateScreen(Screen):
                     yield Label("Mode", classes="field-label")
                     yield Select(MODES, compact=True, value="new", allow_blank=False, id="mode")
                     yield Label("Batch", classes="field-label short-label")
-                    yield Input("1", compact=True, id="batch", classes="short", type="integer",
-                                tooltip="candidates sampled together: NAME-1.wav ... (seed + k - 1)",
-                                validators=[Integer(minimum=1, maximum=MAX_BATCH,
-                                                    failure_description=f"batch must be 1-{MAX_BATCH}")])
+                    yield Input(str(DEFAULTS.batch), compact=True, id="batch", classes="short", type="integer",
+                                tooltip="candidates sampled together: NAME-1.wav ... (seed + k - 1)")
                 with Horizontal(classes="field -hidden", id="song-row"):
                     yield Label("Song", classes="field-label")
                     yield Input(compact=True, placeholder="the song to edit or continue (.wav)", id="song",
                                 validators=[Refuse(_file_problem("song file"))])
                 with Horizontal(classes="field -hidden", id="spans-row"):
                     yield Label("Spans", classes="field-label")
-                    yield Input(compact=True, placeholder="seconds to regenerate, e.g. 10:25, 50:end", id="spans",
-                                validators=[Refuse(_spans_problem)])
+                    yield Input(compact=True, placeholder="seconds to regenerate, e.g. 10:25, 50:end", id="spans")
                 with Horizontal(classes="field"):
                     yield Label("Length s", classes="field-label")
-                    yield Input(compact=True, placeholder="default", id="length", classes="short",
-                                validators=[Function(lambda v: not v.strip() or _number_ok(v), "length must be 1-285 s")])
+                    yield Input(compact=True, placeholder="default", id="length", classes="short", type="number",
+                                valid_empty=True)
                     yield Label("Seed", classes="field-label short-label")
-                    yield Input("0", compact=True, id="seed", classes="short", type="integer",
-                                validators=[Integer(minimum=0, maximum=2**32 - 1, failure_description="seed must be 0..2^32-1")])
+                    yield Input(compact=True, placeholder="random", id="seed", classes="short", type="integer",
+                                valid_empty=True, tooltip="empty: a random seed, which the run records and shows")
                     yield Label("Steps", classes="field-label short-label")
-                    yield Input("32", compact=True, id="steps", classes="short", type="integer",
-                                validators=[Integer(minimum=1, maximum=1000, failure_description="steps must be 1-1000")])
+                    yield Input(str(DEFAULTS.steps), compact=True, id="steps", classes="short", type="integer")
                 with Horizontal(classes="field"):
                     yield Label("Device", classes="field-label")
                     yield Select([(d, d) for d in DEVICES], compact=True, value="auto", allow_blank=False, id="device")
@@ -279,38 +266,89 @@ class GenerateScreen(Screen):
             "the song's" if self.song_mode == "edit" else "default")
 
     def form_errors(self) -> list[str]:
-        errors = []
+        """The problems as the form lists them: "Steps: --steps 1: need at least 2"."""
+        return [self._error_line(wid, message) for wid, message in self.field_errors()]
+
+    def _error_line(self, wid: str | None, message: str) -> str:
+        return f"{self._label(wid)}: {message}"
+
+    def field_errors(self) -> list[tuple[str | None, str]]:
+        """(form field id or None, message) for each problem: the fields' own checks (files, lyrics, spans),
+        then the runner's own `Request` validation of the arguments the form would launch."""
+        errors: list[tuple[str | None, str]] = []
         for field in self.query("#form Input").results(Input):
             if field.parent is not None and field.parent.has_class("-hidden"):
                 continue  # not used in this mode
             result: ValidationResult | None = field.validate(field.value)
             if result is not None and not result.is_valid:
-                errors.extend(f"{field.id}: {d}" for d in result.failure_descriptions)
+                errors.extend((field.id, d) for d in result.failure_descriptions)
         value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
         mode = self.song_mode
         if mode in ("edit", "continue") and not value("song"):
-            errors.append(f"song: {mode} needs the song file")
-        if mode == "edit" and not split_spans(value("spans")):
-            errors.append("spans: edit needs at least one span to regenerate, e.g. 10:25, 50:end")
+            errors.append(("song", f"{mode} needs the song file"))
         if mode == "continue" and not value("length"):
-            errors.append("length: continue needs the new length (95, or 96-285 s)")
+            errors.append(("length", "continue needs the new length, in seconds"))
         given = [what for wid, what in STYLE_SOURCES if value(wid)]
         if len(given) > 1:
-            errors.append(f"style: give one style source, not {' + '.join(given)}")
+            errors.append(("style", f"give one style source, not {' + '.join(given)}"))
         if not given:
-            errors.append("style: give a text prompt or a reference clip (or an embedding file, or a run folder)")
+            errors.append(("style", "give a text prompt or a reference clip (or an embedding file, or a run folder)"))
+        errors.extend(e for e in self._request_errors() if e not in errors)
         return errors
 
-    def _show_errors(self) -> list[str]:
-        errors = self.form_errors()
+    def _request_errors(self) -> list[tuple[str | None, str]]:
+        """The runner's judgement (`runner.request`: its parser and `problems`) of the arguments the form
+        would launch; the checkout comes from the options and the config, or the image in a container."""
+        from runner.errors import BadInput
+        from runner.request import problems, unvalidated
+
+        fields = self.request_args()
+        for name in ("edit", "continue_song"):  # a missing song is the form's own error (above): judge the rest
+            if fields[name] == "":
+                fields[name] = "SONG"
+        sources = [wid.replace("-", "_") for wid, _ in STYLE_SOURCES if fields[wid.replace("-", "_")]]
+        for name in sources[1:]:  # two style sources are the form's own error too (argparse stops at the pair)
+            fields[name] = None
+        args = launching.runner_args(self.app.options, **fields)
+        try:
+            request, _ = unvalidated(args)
+        except BadInput as exc:  # argparse: "bad arguments: argument --steps: invalid int value: 'x'"
+            found = re.search(r"argument (--[\w-]+)", exc.message)
+            return [(self._form_field(launching.field_of_option(found.group(1))) if found else None, exc.message)]
+        in_container = self.query_one("#where", Select).value == "container"
+        return [(self._form_field(name), exc.message if self._form_field(name) else f"{exc.message} ({exc.remedy})")
+                for name, exc in problems(request) if not (in_container and name == "diffrhythm")]
+
+    def _form_field(self, request_field: str) -> str | None:
+        """The form field that holds a `Request` field; None for one the form does not have."""
+        wid = FORM_FIELD_OF.get(request_field, request_field.replace("_", "-"))
+        return wid if self.query(f"#form #{wid}") else None
+
+    def _label(self, wid: str | None) -> str:
+        """What the form calls a field: the label in front of it."""
+        if wid is None:
+            return "run"
+        field = self.query_one(f"#{wid}")
+        siblings = list(field.parent.children) if field.parent is not None else []
+        labels = [w for w in siblings[: siblings.index(field)] if isinstance(w, Label)]
+        return str(labels[-1].render()).strip() if labels else wid
+
+    def _show_errors(self) -> list[tuple[str | None, str]]:
+        errors = self.field_errors()
         box = self.query_one("#form-errors", Static)
-        box.update(Text("\n".join(errors), style="bold red") if errors else Text("ready to run", style="green"))
+        text = "\n".join(self._error_line(wid, message) for wid, message in errors)
+        box.update(Text(text, style="bold red") if errors else Text("ready to run", style="green"))
+        bad = {wid for wid, _ in errors}
+        for field in self.query("#form Input").results(Input):  # the runner's refusals mark their field too
+            field.set_class(field.id in bad, "-invalid")
+            field.set_class(field.id not in bad, "-valid")
         return errors
 
     def request_args(self) -> dict:
-        """The form as the runner's request fields (`launching.FORM_FIELDS`); fields the mode hides are left out."""
+        """The form as the runner's request fields (`launching.FORM_FIELDS`), as typed: the runner's own
+        parser reads the numbers; empty fields (a random seed) and fields the mode hides are left out."""
         value = lambda wid: self.query_one(f"#{wid}", Input).value.strip()  # noqa: E731
-        mode, batch = self.song_mode, int(value("batch") or 1)
+        mode = self.song_mode
         return {
             "lyrics": value("lyrics") or None,
             "style": value("style") or None,
@@ -320,10 +358,10 @@ class GenerateScreen(Screen):
             "edit": value("song") if mode == "edit" else None,
             "regenerate": split_spans(value("spans")) if mode == "edit" else [],
             "continue_song": value("song") if mode == "continue" else None,
-            "batch": batch if batch > 1 else None,
-            "length": float(value("length")) if value("length") else None,
-            "seed": int(value("seed") or 0),
-            "steps": int(value("steps") or 32),
+            "batch": value("batch") if value("batch") not in ("", str(DEFAULTS.batch)) else None,
+            "length": value("length") or None,
+            "seed": value("seed") or None,
+            "steps": value("steps") or None,
             "device": str(self.query_one("#device", Select).value),
             "dtype": str(self.query_one("#dtype", Select).value),
             "out": value("out"),
@@ -343,10 +381,16 @@ class GenerateScreen(Screen):
     def action_run(self) -> None:
         if self.running:
             return
-        if self._show_errors():
-            self.notify("fix the form first", severity="error")
+        errors = self._show_errors()
+        if errors:
             self.query_one(ContentSwitcher).current = "form"
-            self.query_one("#run-button").scroll_visible(animate=False)  # the errors above it: the form may be taller than the screen
+            first, message = errors[0]
+            more = f" (and {len(errors) - 1} more, listed above the Run button)" if len(errors) > 1 else ""
+            self.notify(f"fix the form first: {self._error_line(first, message)}{more}", severity="error")
+            target = self.query_one(f"#{first}") if first else self.query_one("#form-errors")
+            target.scroll_visible(animate=False, top=True)
+            if first:
+                target.focus()
             return
         if self.query_one("#where", Select).value == "container":
             self.start(launching.container_args(self.app.options, **self.request_args()), module="doctor")
@@ -438,7 +482,7 @@ class GenerateScreen(Screen):
             self._dirty_stages.add(str(event.get("stage")))
         if kind == "run_started":
             self.query_one("#run-title", Static).update(
-                f"run {self.state.run} · {self.state.device}/{self.state.dtype}")
+                f"run {self.state.run} · {self.state.device}/{self.state.dtype} · seed {self.state.request.get('seed')}")
         elif kind == "check":
             self._new_checks.append(self.state.checks[-1])
         elif kind == "warning":
@@ -562,14 +606,6 @@ def _audio_facts(state: RunState) -> str:
         if check is not None and isinstance(check.get("value"), (int, float)):
             parts.append(f"{label} {check['value']:.3g}{unit}")
     return " · ".join(parts)
-
-
-def _number_ok(text: str) -> bool:
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return 1 <= value <= MAX_LENGTH
 
 
 def _out_ok(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -14,8 +15,10 @@ from textual.widgets import DataTable, Footer, Static
 
 from doctor.tui import messages
 from doctor.tui.run_history import RunRecord, list_runs
+from doctor.tui.widgets.fit import cut_start
 from doctor.tui.widgets.mode_bar import ModeBar
 
+COLUMNS = ("run", "status", "length", "when", "output")
 STATUS_STYLE = {"ok": "bold green", "failed": "bold red", "cancelled": "bold yellow", "unfinished": "yellow"}
 
 
@@ -46,9 +49,13 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("run", "status", "length", "when", "output"):
+        for name in COLUMNS:
             table.add_column(name, key=name)
         self.action_reload()
+
+    def on_resize(self) -> None:
+        if self.records:
+            self._show(Path(self.app.options.run_dir), list(self.records.values()))  # paths cut to the new width
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -67,10 +74,14 @@ class RunsScreen(Screen):
         keep = self.selected()
         table.clear()
         self.records = {r.run: r for r in records}
-        for r in records:
-            table.add_row(
-                r.run, Text(r.status + (" ↻" if r.resumable else ""), style=STATUS_STYLE.get(r.status, "")),
-                f"{r.length:g} s" if r.length else "-", r.when, r.output or "-", key=r.run)
+        rows = [(r.run, r.status + (" ↻" if r.resumable else ""), f"{r.length:g} s" if r.length else "-", r.when)
+                for r in records]
+        # the output path gets what the other columns leave (a cell of padding each side, the scrollbar counted)
+        used = sum(max([len(name), *(cell_len(row[i]) for row in rows)]) + 2 for i, name in enumerate(COLUMNS[:-1]))
+        room = table.size.width - table.styles.scrollbar_size_vertical - used - 2
+        for r, (run, status, length, when) in zip(records, rows):
+            output = cut_start(r.output, room) if r.output and room > 0 else r.output or "-"
+            table.add_row(run, Text(status, style=STATUS_STYLE.get(r.status, "")), length, when, output, key=r.run)
         if keep is not None and keep.run in self.records:
             table.move_cursor(row=table.get_row_index(keep.run))
         self.query_one("#runs-summary", Static).update(
@@ -93,9 +104,11 @@ class RunsScreen(Screen):
         if record is None:
             box.update("")
             return
-        text = Text(f"folder {record.folder}\n")
-        if record.seconds is not None:
-            text.append(f"took {record.seconds:.1f} s\n")
+        text = Text(f"folder {cut_start(str(record.folder), box.content_size.width - len('folder '))}\n")
+        facts = ([f"took {record.seconds:.1f} s"] if record.seconds is not None else []) + (
+            [f"seed {record.seed}"] if record.seed is not None else [])
+        if facts:
+            text.append(" · ".join(facts) + "\n")
         if record.status in ("failed", "cancelled"):
             text.append(f"{record.status} in {record.failed_stage or '?'}: {record.message}\n",
                         style=STATUS_STYLE[record.status])

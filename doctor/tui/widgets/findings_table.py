@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 
 from doctor.findings import Finding, Status
 from doctor.report import AREA_TITLES
+from doctor.tui.widgets.fit import cut_end
 
 MARKS = {
     Status.OK: ("✓", "ok"),
@@ -49,6 +50,7 @@ class FindingsTable(DataTable):
         self.findings: dict[str, Finding] = {}
 
     def on_mount(self) -> None:
+        self._title_width = 0
         self.add_column("", key="mark", width=6)
         self.add_column("id", key="id")
         self.add_column("what was seen", key="title")
@@ -77,6 +79,12 @@ class FindingsTable(DataTable):
         for finding in self.findings.values():
             areas.setdefault(area_of(finding), []).append(finding)
         order = sorted(areas, key=lambda a: (min(SEVERITY[f.status] for f in areas[a]), a))
+        id_width = max((len(f.id) + 2 for f in self.findings.values()), default=0)
+        id_width = max([id_width, *(len(AREA_TITLES.get(a, a)) for a in areas)])
+        # what is left for "what was seen": each column has a cell of padding each side, and the vertical
+        # scrollbar is counted whether or not it shows yet (it appears once the rows are in)
+        width = self.size.width - self.styles.scrollbar_size_vertical
+        self._title_width = width - (6 + 2) - (id_width + 2) - 2
         for area in order:
             group = sorted(areas[area], key=lambda f: (SEVERITY[f.status], f.id))
             worst = group[0].status
@@ -84,12 +92,18 @@ class FindingsTable(DataTable):
                          Text(f"{len(group)} check{'s' if len(group) != 1 else ''}", style="dim"),
                          key=f"area:{area}")
             for finding in group:
-                self.add_row(mark(finding.status), "  " + finding.id, finding.title, key=finding.id)
+                self.add_row(mark(finding.status), "  " + finding.id, self._fit(finding.title), key=finding.id)
         if keep is not None and keep in self.rows:
             row = self.get_row_index(keep)
             self.move_cursor(row=row, animate=False)
             self.call_after_refresh(self._into_view, keep)  # again once laid out: the table may have shrunk
         self.post_message(self.Highlighted(self.selected()))
+
+    def _fit(self, title: str) -> str:
+        return cut_end(title, self._title_width) if self._title_width > 0 else title
+
+    def on_resize(self) -> None:
+        self._rebuild()  # "what was seen" is cut to the new width
 
     def _into_view(self, key: str) -> None:
         if key in self.rows:

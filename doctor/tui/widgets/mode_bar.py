@@ -10,7 +10,7 @@ MODES = (("checkup", "F2", "Checkup"), ("generate", "F3", "Generate"), ("runs", 
 
 class ModeBar(Static):
     DEFAULT_CSS = """
-    ModeBar { height: 1; background: $panel; color: $foreground; }
+    ModeBar { height: 1; background: $panel; color: $foreground; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, mode: str) -> None:

@@ -28,15 +28,15 @@ def describe(stage: StageState) -> str:
         return f"cancelled at {stage.done or 0}/{stage.total}" if stage.total else "cancelled"
     if stage.status == "pending":
         return ""
-    parts = []
+    parts = []  # the time left first: on a narrow terminal the end of the line is cut
+    eta = stage.eta()
+    if eta is not None:
+        parts.append(f"{_clock(eta)} left")
     if stage.total:
         parts.append(f"{stage.done or 0}/{stage.total}")
     rate = stage.rate()
     if rate:
         parts.append(f"{rate:.1f} {stage.unit or 'unit'}/s")
-    eta = stage.eta()
-    if eta is not None:
-        parts.append(f"{_clock(eta)} left")
     return " · ".join(parts) or "running"
 
 
@@ -46,7 +46,7 @@ class StageRow(Horizontal):
     StageRow .stage-name { width: 10; }
     StageRow ProgressBar { width: 32; }
     StageRow ProgressBar Bar { width: 24; }
-    StageRow .stage-info { width: 1fr; }
+    StageRow .stage-info { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     StageRow.-running .stage-name { text-style: bold; }
     StageRow.-failed .stage-name, StageRow.-failed .stage-info { color: $error; text-style: bold; }
     StageRow.-pending .stage-name, StageRow.-skipped .stage-name { color: $text-muted; }

@@ -1,4 +1,4 @@
-"""The runner's validation results (`check` events) as they arrive: check, value, limit, ok."""
+"""The runner's validation results (`check` events) as they arrive: ok, check, value, limit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from doctor.units import gib
 
-def _fmt(value) -> str:
+
+# the runner's checks whose value and limit are sizes in bytes (runner/pipeline.py: free disk, the batch's
+# memory, each model file); their `check` events carry no unit
+BYTE_CHECKS = ("disk_", "batch_memory", "file_")
+
+
+def _fmt(value, is_bytes: bool = False) -> str:
+    if is_bytes and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return gib(value)
     if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -23,10 +32,10 @@ class ValidationTable(DataTable):
         super().__init__(cursor_type="row", show_cursor=False, **kwargs)
 
     def on_mount(self) -> None:
+        self.add_column("ok", key="ok")  # first: on a narrow terminal the right end of a row is cut
         self.add_column("check", key="check")
         self.add_column("value", key="value")
         self.add_column("limit", key="limit")
-        self.add_column("ok", key="ok")
 
     def add_check(self, check: dict[str, Any]) -> None:
         """One `check` event as a row (a repeated check replaces its row)."""
@@ -44,7 +53,8 @@ class ValidationTable(DataTable):
         if key in self.rows:
             self.remove_row(key)
         label = Text(name, style="" if passed else "bold red")
-        self.add_row(label, _fmt(check.get("value")), _fmt(check.get("limit")), ok, key=key)
+        is_bytes = str(check.get("name")).startswith(BYTE_CHECKS)
+        self.add_row(ok, label, _fmt(check.get("value"), is_bytes), _fmt(check.get("limit"), is_bytes), key=key)
 
     def reset(self) -> None:
         self.clear()
@@ -52,6 +62,6 @@ class ValidationTable(DataTable):
     def results(self) -> list[tuple[str, str, str, bool]]:
         out = []
         for key in self.rows:
-            name, value, limit, ok = self.get_row(key)
+            ok, name, value, limit = self.get_row(key)
             out.append((str(name), str(value), str(limit), "ok" in str(ok)))
         return out
