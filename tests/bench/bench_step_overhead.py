@@ -14,7 +14,6 @@ import os
 import statistics
 import time
 
-import torch
 
 from runner.emit import Emitter
 from runner.interrupt import Stopper
