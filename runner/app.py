@@ -16,12 +16,10 @@ from runner.disk_space import DiskFull, is_disk_full
 from runner.emit import Emitter, claim_stdout
 from runner.errors import BadInput, RunError
 from runner.outcome import outcome_for
-from runner.request import Request, parse
+from runner.request import PATH_FIELDS, Request, parse
 
 log = logging.getLogger("runner")
 
-PATH_FIELDS = ("lyrics", "ref_audio", "style_embedding", "style_from", "edit", "continue_song", "diffrhythm", "models",
-               "bundle", "out", "run_dir", "resume")
 
 
 def offline_environment() -> None:

@@ -103,6 +103,11 @@ class _HelpShown(Exception):
         self.status = status
 
 
+# the request's fields that name files or folders
+PATH_FIELDS = ("lyrics", "ref_audio", "style_embedding", "style_from", "edit", "continue_song", "diffrhythm", "models",
+               "bundle", "out", "run_dir", "resume")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m runner", description="Hardened DiffRhythm generation; events on stdout.")
     add_request_arguments(p)
@@ -155,6 +160,11 @@ def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 6)")
     p.add_argument("--fault", action="append", default=None, metavar="NAME",
                    help=described("--fault", "self-test fault switch"))
+
+
+def path_options() -> tuple[str, ...]:
+    """The command-line options of PATH_FIELDS (`--continue` for continue_song, ...), from the one definition."""
+    return tuple(action.option_strings[0] for action in build_parser()._actions if action.dest in PATH_FIELDS)
 
 
 def parse(argv: list[str]) -> tuple[Request, set[str]]:

@@ -14,18 +14,20 @@ import sys
 from typing import Any
 
 from doctor import config as config_mod
-from doctor.commands.generate import RUNNER_HELP
+from doctor.commands.generate import GENERATE_HELP
 from runner.errors import BadInput
 from runner.events import ExitCode
+from runner.request import add_request_arguments
 
 SUBCOMMANDS = ("add", "list", "show", "cancel", "retry", "stats", "doctor", "stop-db")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="drdoctor queue", description=__doc__, allow_abbrev=False,
-                                epilog="queue add takes the options of `drdoctor generate`:\n" + RUNNER_HELP,
+def _parser(with_runner_options: bool = False) -> argparse.ArgumentParser:
+    """The queue's own options; with the runner's (the one definition, as `drdoctor generate` shows them) for --help."""
+    p = argparse.ArgumentParser(prog="drdoctor queue", description=__doc__, allow_abbrev=False, add_help=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=SUBCOMMANDS)
+    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    p.add_argument("command", nargs="?", choices=SUBCOMMANDS)
     p.add_argument("--database-url", help="Postgres URL (default: DRDOCTOR_DATABASE_URL, config, embedded)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--count", type=int, default=1, help="add: N jobs with seeds s, s+1, ... (default 1)")
@@ -33,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="add: generate even when an equal job finished")
     p.add_argument("--state", action="append", help="list: only jobs in this state (repeatable)")
     p.add_argument("--limit", type=int, default=50, help="list: at most N jobs (default 50)")
+    if with_runner_options:
+        from doctor.service.submit import OWNED_BY_SERVICE
+
+        hidden = {option: argparse.SUPPRESS for option in OWNED_BY_SERVICE}  # each job writes into its own folder
+        add_request_arguments(p.add_argument_group("queue add: the options of `drdoctor generate`"),
+                              {**GENERATE_HELP, **hidden})
     return p
 
 
@@ -53,6 +61,9 @@ def _job_id(rest: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     ns, rest = _parser().parse_known_args(argv)
+    if ns.help or ns.command is None:
+        _parser(with_runner_options=True).print_help(sys.stdout if ns.help else sys.stderr)
+        return 0 if ns.help else int(ExitCode.BAD_INPUT)
     try:
         config = config_mod.load()
     except config_mod.ConfigError as exc:

@@ -12,12 +12,10 @@ from typing import Any
 from doctor.commands.generate import runner_args
 from doctor.service import cache, store
 from runner.errors import BadInput
-from runner.request import Request, parse
+from runner.request import Request, parse, path_options
 
-# the runner's options that name files (runner.app.PATH_FIELDS; that module imports torch, so it is named here)
-PATH_OPTIONS = ("--lyrics", "--ref-audio", "--style-embedding", "--style-from", "--edit", "--continue",
-                "--diffrhythm", "--models", "--bundle")
 OWNED_BY_SERVICE = ("--out", "--run-dir", "--resume")  # each job writes into its own folder
+PATH_OPTIONS = tuple(option for option in path_options() if option not in OWNED_BY_SERVICE)
 DEFAULT_ATTEMPTS = 3
 
 

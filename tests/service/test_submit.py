@@ -58,7 +58,8 @@ def test_no_model_is_refused_unless_the_config_names_one(tmp_path):
     with pytest.raises(BadInput, match="no model"):
         requests(["--style", "x"])
     checkout = tmp_path / "DiffRhythm"
-    checkout.mkdir()
+    (checkout / "model").mkdir(parents=True)
+    (checkout / "model" / "cfm.py").write_text("# the marker of a checkout\n")  # what discovery takes for one
     jobs = requests(["--style", "x"], config={"diffrhythm": {"root": str(checkout)}})
     assert jobs[0][1].diffrhythm == str(checkout)
     assert "--diffrhythm" not in jobs[0][0]  # each worker fills in its own host's checkout
