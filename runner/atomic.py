@@ -47,3 +47,17 @@ def write_bytes_atomic(path: Path | str, data: bytes, mode: int | None = None) -
 
 def write_text_atomic(path: Path | str, text: str, mode: int | None = None) -> int:
     return write_bytes_atomic(path, text.encode("utf-8"), mode)
+
+
+def symlink_atomic(link: Path | str, target: str | os.PathLike[str]) -> None:
+    """Make `link` a symlink to `target`, replacing what was there in one rename: a reader sees the old link or
+    the new one, never none. OSError where the filesystem has no symlinks (the caller decides what then)."""
+    link = Path(link)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doctor.fixes.context import PipSource
-from doctor.launch import runner_path
 from doctor.install.lock import (
     EnvironmentSpec,
     SpecError,
@@ -33,7 +32,8 @@ from doctor.install.lock import (
     read_header,
     uv_binary,
 )
-from runner.atomic import write_text_atomic
+from doctor.launch import runner_path
+from runner.atomic import symlink_atomic, write_text_atomic
 
 MARKER = "drdoctor-env.json"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -184,10 +184,7 @@ def swap_in(env_link: Path, folder: Path) -> Path | None:
     elif env_link.exists():
         previous = env_link.with_name(f"{env_link.name}.before-{time.strftime('%Y%m%dT%H%M%S')}")
         os.rename(env_link, previous)
-    tmp = env_link.with_name(f".{env_link.name}.new")
-    tmp.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(folder, env_link.parent), tmp)
-    os.replace(tmp, env_link)
+    symlink_atomic(env_link, os.path.relpath(folder, env_link.parent))
     return previous
 
 

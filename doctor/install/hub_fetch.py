@@ -26,6 +26,7 @@ from typing import TextIO
 from doctor.install.progress import Events, FileProgress
 from doctor.units import gib
 from runner import hf_cache
+from runner.atomic import atomic_path, symlink_atomic
 from runner.hf_cache import repo_folder
 
 CHUNK = 1 << 20
@@ -124,16 +125,11 @@ def partials(cache: Path, repo: str, etag: str) -> list[Path]:
 
 def _link(pointer: Path, blob: Path) -> None:
     pointer.parent.mkdir(parents=True, exist_ok=True)
-    relative = os.path.relpath(blob, pointer.parent)
-    tmp = pointer.with_name(f".{pointer.name}.link")
-    tmp.unlink(missing_ok=True)
     try:
-        os.symlink(relative, tmp)
-        os.replace(tmp, pointer)
+        symlink_atomic(pointer, os.path.relpath(blob, pointer.parent))
     except OSError:  # a filesystem without symlinks: a copy, as huggingface_hub does
-        tmp.unlink(missing_ok=True)
-        shutil.copyfile(blob, tmp)
-        os.replace(tmp, pointer)
+        with atomic_path(pointer) as tmp:
+            shutil.copyfile(blob, tmp)
 
 
 def _metadata(wanted: Wanted, timeout: float):
