@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import torch
 
 from runner import artifacts
+from runner.acceleration import accelerate_run, guidance_every, record_acceleration
 from runner.components import LATENT_CHANNELS, SAMPLE_RATE, SAMPLES_PER_FRAME, Components
 from runner.decode import decode, plan_windows
 from runner.emit import Emitter
@@ -334,6 +335,8 @@ def load(run: Run) -> None:
                              limit=None, message=f"{info['path']} sha256 {info['sha256'][:16]}...")
         run.files = list(comps.files)
         run.components = comps
+        if "dit" in parts:
+            accelerate_run(run)  # --accel: torch.compile / int8 (runner/acceleration.py)
         if plan.resume_from == "latents":
             run.warn("load", "reusing latents.pt from the run folder: lyrics, style and sampling are skipped"
                      + (" and the DiT was not loaded" if r.bundle else ""))
@@ -475,7 +478,7 @@ def sample_stage(run: Run) -> None:
             parts.append(sample(
                 comps.transformer, cond, run.tokens, run.style, comps.negative_style,
                 torch.tensor([0.0]), torch.tensor([frames / plan.max_frames]), r.steps, r.cfg, r.seed + offset,
-                spans, on_step, batch=size,
+                spans, on_step, batch=size, guidance_every=guidance_every(run),
             ).cpu())
             offset += size
         if len(run.dead) == r.batch:  # every candidate failed: nothing worth keeping
@@ -545,6 +548,7 @@ def validate(run: Run) -> None:
     assert plan is not None and run.audio is not None
     many = len(run.audio) > 1
     with run.stage("validate"):
+        record_acceleration(run)  # what the sampling ran with; a lossy --accel is named in the table
         failures: dict[int, str] = {}
         for k, audio in enumerate(run.audio):
             found = check_latents(run.latents[k]) if run.latents is not None else []

@@ -19,6 +19,7 @@ from runner.errors import BadInput
 DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
 MODEL_ROLES = ("cfm", "cfm_full", "vae", "muq")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+ACCEL = ("auto", "off", "compile", "cfg-reuse")  # runner.acceleration.ACCEL_CHOICES (torch-free here)
 
 # options that a `--resume` run may change; everything else comes from the saved request
 RESUME_OVERRIDABLE = ("out", "device", "dtype", "chunked", "timeout", "fault", "run_dir")
@@ -42,6 +43,7 @@ class Request:
     device: str = "auto"
     dtype: str = "auto"
     chunked: bool = True
+    accel: str = "auto"  # DiT speed-ups (runner.acceleration); cfg-reuse is lossy, opt-in
     diffrhythm: str | None = None
     models: str | None = None
     model_file: tuple[str, ...] = ()  # "ROLE=PATH", ROLE in MODEL_ROLES
@@ -131,6 +133,8 @@ def add_request_arguments(p: argparse.ArgumentParser, help_overrides: dict[str, 
     p.add_argument("--seed", type=int, default=None, help="noise seed (default: random, recorded)")
     p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
     p.add_argument("--dtype", default=None, choices=DTYPES)
+    p.add_argument("--accel", default=None, choices=ACCEL,
+                   help="DiT speed-ups: auto (torch.compile where it pays), off, compile, cfg-reuse (faster, lossy, opt-in)")
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
     p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))
