@@ -2,8 +2,9 @@
 
 Measured on upstream's real-size DiT (tests/bench/bench_realsize.py, README "Sampling speed"):
 - `torch.compile` (inductor) with freezing (the weights folded in as constants and pre-packed for
-  oneDNN) is the lever that pays on the CPU; its first call compiles (tens of seconds), so it is used
-  only where a song has enough steps on a network big enough to win that back;
+  oneDNN) is the lever that pays, in bfloat16 on the CPU; its first call compiles (a minute or more on a
+  busy 2-core machine; seconds once its cache is warm), so auto uses it only where a song has enough
+  steps on a network big enough to win that back;
 - int8 dynamic quantization of the Linear layers (torchao or torch.ao) did not pay at real size (slower
   than compiled bfloat16, error 2e-2): not offered;
 - `--accel cfg-reuse` (opt-in, lossy): compiled, and the unguided pass runs only every other step, its
@@ -113,8 +114,12 @@ class CompiledDiT(torch.nn.Module):
         return self.eager(**kwargs)
 
 
-def plan_acceleration(asked: str, device_type: str, parameters: int, steps: int) -> Accelerated:
-    """What `asked` (one of ACCEL_CHOICES) means for this network and song, before anything is applied."""
+def plan_acceleration(asked: str, device_type: str, dtype: torch.dtype, parameters: int, steps: int) -> Accelerated:
+    """What `asked` (one of ACCEL_CHOICES) means for this network and song, before anything is applied.
+
+    auto compiles only where it was measured to pay: bfloat16 on the CPU (the runner's AMX choice; 1.7-3x a
+    step). float32 gained 1.0x (AVX2) to 1.2x (AVX-512) for a compile of a minute or more, and no GPU was
+    measured: eager there unless `--accel compile` is asked."""
     if asked == "off":
         return Accelerated(asked, reason="asked: eager")
     if asked == "cfg-reuse":
@@ -122,6 +127,10 @@ def plan_acceleration(asked: str, device_type: str, parameters: int, steps: int)
                            reason=f"asked: compiled, the unguided pass every {CFG_REUSE_EVERY} steps (lossy)")
     if asked == "compile":
         return Accelerated(asked, compiled=True, reason="asked")
+    if device_type != "cpu" or dtype != torch.bfloat16:
+        where = "bfloat16 on the CPU" if device_type == "cpu" else "the CPU"
+        return Accelerated(asked, reason=f"compiling was measured to pay on {where} only (`--accel compile` "
+                           "to try it)")
     if parameters < AUTO_MIN_PARAMETERS:
         return Accelerated(asked, reason=f"a small network ({parameters / 1e6:.1f} M parameters): compiling "
                            "would cost more than it saves")
@@ -138,7 +147,7 @@ def accelerate(transformer: torch.nn.Module, asked: str, steps: int, cache: os.P
     if param is None:  # an Identity placeholder (a run resumed from its latents)
         return transformer, Accelerated(asked, reason="no DiT loaded")
     count = sum(p.numel() for p in transformer.parameters())
-    state = plan_acceleration(asked, param.device.type, count, steps)
+    state = plan_acceleration(asked, param.device.type, param.dtype, count, steps)
     if not state.compiled:
         return transformer, state
     problem = compiler_problem()

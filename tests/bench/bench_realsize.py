@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -147,8 +148,13 @@ def run_upstream(cfm_cls: type, net: torch.nn.Module, dtype: torch.dtype, ins: d
     cast = (lambda t: t.to(device).half()) if dtype == torch.float16 else (lambda t: t.to(device))
     calls: list[float] = []
     cpu_calls: list[float] = []
-    net.register_forward_pre_hook(
-        lambda _m, _a: (sync(), calls.append(time.perf_counter()), cpu_calls.append(time.process_time())) and None)
+
+    def stamp(_module: torch.nn.Module, _args: tuple) -> None:
+        sync()
+        calls.append(time.perf_counter())
+        cpu_calls.append(time.process_time())
+
+    net.register_forward_pre_hook(stamp)
     with torch.no_grad():
         out, _trajectory = cfm.sample(
             cond=ins["cond"].to(device), text=ins["tokens"][None].to(device), duration=frames,
@@ -162,8 +168,15 @@ def run_upstream(cfm_cls: type, net: torch.nn.Module, dtype: torch.dtype, ins: d
     if len(starts) < steps:
         starts.append(calls[-1])
         cpu_starts.append(cpu_calls[-1])
-    return (out[0].float().cpu(), [b - a for a, b in zip(starts, starts[1:])],
-            [b - a for a, b in zip(cpu_starts, cpu_starts[1:])])
+    return (out[0].float().cpu(), [b - a for a, b in pairwise(starts)],
+            [b - a for a, b in pairwise(cpu_starts)])
+
+
+class StopSampling(Exception):
+    """Raised from on_step to stop after the measured steps of a longer grid (--grid)."""
+
+
+GRID: int | None = None
 
 
 def run_runner(net: torch.nn.Module, ins: dict, steps: int, seed: int, v: Variant, device: torch.device,
@@ -176,6 +189,15 @@ def run_runner(net: torch.nn.Module, ins: dict, steps: int, seed: int, v: Varian
         stamps.append(time.perf_counter())
         cpu_stamps.append(time.process_time())
 
+    grid = GRID or steps  # GRID: a song's time grid, of which only the first steps - 1 are run
+    last: list[torch.Tensor] = []
+
+    def stepped(done: int, total: int, x: torch.Tensor) -> None:
+        on_step(done, total, x)
+        if done == steps - 1 and grid != steps:
+            last.append(x.clone())
+            raise StopSampling
+
     args = (net, ins["cond"].to(device), ins["tokens"].to(device), ins["style"].to(device),
             ins["negative"].to(device), ins["start"], ins["duration"])
     runs = v.candidates if v.separate_runs else 1
@@ -185,12 +207,15 @@ def run_runner(net: torch.nn.Module, ins: dict, steps: int, seed: int, v: Varian
     stamps.append(time.perf_counter())
     cpu_stamps.append(time.process_time())
     for k in range(runs):
-        outs.append(sample(*args, steps=steps, cfg=4.0, seed=seed + k, spans=None, on_step=on_step,
-                           batched_guidance=not v.two_calls, batch=batch, guidance_every=guidance_every).cpu())
+        try:
+            outs.append(sample(*args, steps=grid, cfg=4.0, seed=seed + k, spans=None, on_step=stepped,
+                               batched_guidance=not v.two_calls, batch=batch, guidance_every=guidance_every).cpu())
+        except StopSampling:
+            outs.append(last.pop().cpu())
     per = steps - 1
 
     def per_candidate(marks: list[float]) -> list[float]:
-        times = [b - a for a, b in zip(marks, marks[1:])]
+        times = [b - a for a, b in pairwise(marks)]
         if v.separate_runs:  # the same step of each run, summed
             times = [sum(times[k * per + i] for k in range(runs)) for i in range(per)]
         return [t / v.candidates for t in times]
@@ -218,7 +243,10 @@ def child(args: argparse.Namespace) -> None:
         net = net.to(device=device, dtype=dtype)
         if v.accel in ("compile", "int8"):
             if v.accel == "int8":  # measured, not offered by the runner: it did not pay
-                from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+                from torchao.quantization import (
+                    Int8DynamicActivationInt8WeightConfig,
+                    quantize_,
+                )
 
                 quantize_(net, Int8DynamicActivationInt8WeightConfig())
             state = Accelerated(v.accel, compiled=True)
@@ -323,8 +351,10 @@ def run_row(args: argparse.Namespace, row: str, frames: int, names: list[str], o
             cmd += ["--dim", str(args.dim)]
         if args.depth:
             cmd += ["--depth", str(args.depth)]
+        if args.grid:
+            cmd += ["--grid", str(args.grid)]
         try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+            proc = subprocess.run(cmd, env=env, check=False, capture_output=True, text=True, timeout=args.timeout)
         except subprocess.TimeoutExpired:
             print(f"{name:24s} {VARIANTS[name].what:50s} stopped after {args.timeout:.0f} s "
                   f"(> {args.timeout / (args.steps - 1):.0f} s a step)", flush=True)
@@ -365,7 +395,7 @@ def format_row(name: str, r: dict, results: dict) -> str:
     today = results.get("runner-bf16") or results.get("runner-fp32")
     today_step = (today["step_s"] or today["first_step_s"]) if today else None
     ratio = f"{today_step / step:.2f}x" if today_step else "-"
-    rel = lambda x: "-" if x is None else f"{x:.2e}"  # noqa: E731
+    rel = lambda x: "-" if x is None else f"{x:.2e}"
     peak = (r["gpu_peak"] or r["peak_rss"]) / gib
     cpu = r.get("cpu_step_s") or r.get("cpu_first_s")
     load = r.get("load_avg")
@@ -380,6 +410,9 @@ def main() -> None:
     p.add_argument("--frames", nargs="+", type=int, default=[2048])
     p.add_argument("--variants", nargs="+", choices=sorted(VARIANTS))
     p.add_argument("--steps", type=int, default=3, help="grid points: steps - 1 guided steps, the first a warm-up")
+    p.add_argument("--grid", type=int, help="time grid of a real song (e.g. 32): only its first --steps - 1 "
+                   "steps run, so the latent error is the one a song has after those steps (default: the grid is "
+                   "--steps points, a coarse whole trajectory)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per variant before it is stopped")
     p.add_argument("--dim", type=int, help="smaller network for a smoke test (multiple of 32)")
     p.add_argument("--depth", type=int)
@@ -393,10 +426,14 @@ def main() -> None:
     p.add_argument("--cache", help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if not os.environ.get("DRDOCTOR_DIFFRHYTHM_ROOT"):
-        p.error("set DRDOCTOR_DIFFRHYTHM_ROOT to a DiffRhythm checkout (its model/dit.py is benchmarked)")
+    global GRID
+    GRID = args.grid
+    if args.grid and args.variants and any(VARIANTS[n].path == "upstream" for n in args.variants):
+        p.error("--grid applies to the runner's variants only (upstream's CFM.sample runs its whole grid)")
     if args.show:
         return show(args.show)
+    if not os.environ.get("DRDOCTOR_DIFFRHYTHM_ROOT"):
+        p.error("set DRDOCTOR_DIFFRHYTHM_ROOT to a DiffRhythm checkout (its model/dit.py is benchmarked)")
     if args.child:
         args.frames = args.frames[0]
         child(args)

@@ -117,16 +117,21 @@ def test_a_missing_compiler_is_found_before_compiling(bundle_dir, tmp_path):
     assert len(warnings) == 1 and "g++" in warnings[0] and "eager" in warnings[0]
 
 
-@pytest.mark.parametrize(("asked", "params", "steps", "compiled", "every"), [
-    ("auto", 1_100_000_000, 32, True, 1),  # the real DiT over a song: compiling pays
-    ("auto", 1_100_000_000, 5, False, 1),  # too few steps to win the compile back
-    ("auto", 300_000, 32, False, 1),  # the tiny bundle: never worth a compile
-    ("off", 1_100_000_000, 32, False, 1),
-    ("compile", 300_000, 4, True, 1),
-    ("cfg-reuse", 300_000, 32, True, 2),  # opt-in: applies whatever the size
+BF16, FP32 = torch.bfloat16, torch.float32
+
+
+@pytest.mark.parametrize(("asked", "device", "dtype", "params", "steps", "compiled", "every"), [
+    ("auto", "cpu", BF16, 1_100_000_000, 32, True, 1),  # the real DiT over a song on an AMX CPU: it pays
+    ("auto", "cpu", BF16, 1_100_000_000, 5, False, 1),  # too few steps to win the compile back
+    ("auto", "cpu", BF16, 300_000, 32, False, 1),  # the tiny bundle: never worth a compile
+    ("auto", "cpu", FP32, 1_100_000_000, 32, False, 1),  # float32 (a CPU without AMX): measured 1.0-1.2x
+    ("auto", "cuda", torch.float16, 1_100_000_000, 32, False, 1),  # not measured on a GPU
+    ("off", "cpu", BF16, 1_100_000_000, 32, False, 1),
+    ("compile", "cpu", FP32, 300_000, 4, True, 1),
+    ("cfg-reuse", "cpu", FP32, 300_000, 32, True, 2),  # opt-in: applies whatever the size
 ])
-def test_what_each_accel_choice_applies(asked, params, steps, compiled, every):
-    state = plan_acceleration(asked, "cpu", params, steps)
+def test_what_each_accel_choice_applies(asked, device, dtype, params, steps, compiled, every):
+    state = plan_acceleration(asked, device, dtype, params, steps)
     assert (state.compiled, state.guidance_every, state.lossy) == (compiled, every, every > 1)
     assert state.reason
 
@@ -162,7 +167,7 @@ def test_a_song_records_its_acceleration_and_a_forced_compile_keeps_the_song(run
     assert auto.code == 0, auto.stderr[-2000:]
     record = _manifest(auto)["acceleration"]
     assert (record["asked"], record["compiled"], record["lossy"]) == ("auto", False, False)
-    assert "small network" in record["reason"]  # the bundle's DiT: a compile would not pay
+    assert "bfloat16 on the CPU only" in record["reason"]  # float32: auto does not compile
 
     forced = run_runner("--dtype", "float32", "--accel", "compile", out=tmp_path / "compiled.wav", timeout=240)
     assert forced.code == 0, forced.stderr[-2000:]
