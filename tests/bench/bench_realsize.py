@@ -78,6 +78,7 @@ VARIANTS = {
     "fp32-int8-ao": Variant("int8 dynamic quantize_dynamic (fbgemm), eager", dtype="fp32", int8_ao=True),
     "fp32-compile": Variant("float32, torch.compile + freezing", dtype="fp32", accel="compile"),
     "bf16-two-calls": Variant("bfloat16, guidance as two calls", two_calls=True),
+    "fp32-two-calls": Variant("float32, guidance as two calls", dtype="fp32", two_calls=True),
     "bf16-1-thread": Variant("bfloat16, 1 intra-op thread", threads=1),
     # GPU rows
     "runner-fp16": Variant("runner, float16 eager (its CUDA default)", dtype="fp16"),
@@ -92,7 +93,7 @@ ROW_VARIANTS = {
                "upstream-fp16",
                "upstream-fp32", "fp32-compile", "fp32-int8-ao", "bf16-two-calls", "bf16-1-thread",
                "bf16-compile-nofreeze"],
-    "avx2": ["runner-fp32", "upstream-fp32", "upstream-fp16", "fp32-compile"],
+    "avx2": ["runner-fp32", "upstream-fp32", "upstream-fp16", "fp32-compile", "fp32-two-calls"],
     "cuda": ["runner-fp32", "upstream-fp16", "runner-fp16", "runner-bf16", "fp16-compile", "bf16-compile",
              "fp16-two-calls", "fp16-batch4", "fp16-4-runs"],
 }
