@@ -118,8 +118,8 @@ def plan_acceleration(asked: str, device_type: str, dtype: torch.dtype, paramete
     """What `asked` (one of ACCEL_CHOICES) means for this network and song, before anything is applied.
 
     auto compiles only where it was measured to pay: bfloat16 on the CPU (the runner's AMX choice; 1.7-3x a
-    step). float32 gained 1.0x (AVX2) to 1.2x (AVX-512) for a compile of a minute or more, and no GPU was
-    measured: eager there unless `--accel compile` is asked."""
+    step). float32 gained 1.0-1.17x (AVX2) to 1.2x (AVX-512) for a compile of a minute or more, and no GPU
+    was measured: eager there unless `--accel compile` is asked."""
     if asked == "off":
         return Accelerated(asked, reason="asked: eager")
     if asked == "cfg-reuse":
