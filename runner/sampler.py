@@ -9,6 +9,8 @@ Noise is drawn like upstream: `torch.manual_seed(seed)` right before `torch.rand
 A batch of N candidates samples N rows together (2N with guidance); row k (0-based) draws its noise
 with `torch.manual_seed(seed + k)`, so it equals a single run with seed + k up to float rounding and a
 batch can be split into smaller passes (seed + offset) without changing any candidate.
+`guidance_every` N > 1 (opt-in, lossy: `--accel cfg-reuse`) runs the unguided pass only on every N-th step
+and reuses the last guidance (pred - null) on the steps between, which then run the guided rows alone.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def sample(
     on_step: OnStep | None = None,
     batched_guidance: bool = True,
     batch: int = 1,
+    guidance_every: int = 1,
 ) -> torch.Tensor:
     """Latents [batch, frames, 64] (float32).
 
@@ -65,6 +68,8 @@ def sample(
         raise ValueError("steps must be >= 2")
     if batch < 1:
         raise ValueError("batch must be >= 1")
+    if guidance_every < 1:
+        raise ValueError("guidance_every must be >= 1")
     param = next(transformer.parameters())
     device, net_dtype = param.device, param.dtype
     cond = cond.to(device=device, dtype=torch.float32)
@@ -92,28 +97,27 @@ def sample(
     neg_style = negative_style.to(device, net_dtype)
     one_start, one_dur = start.to(net_dtype), dur.to(net_dtype)
 
-    def velocity(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def predict(t: torch.Tensor, x: torch.Tensor, with_null: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         xin = x.to(net_dtype)
         tin = t.to(net_dtype)
-        if guided and batched_guidance:
+        if with_null and batched_guidance:
             out = transformer(
                 x=torch.cat([xin, xin]), cond=rows_cond, text=rows_text, time=tin,
                 drop_audio_cond=False, drop_text=False, drop_prompt=False,
                 style_prompt=rows_style, start_time=rows_start, duration=rows_dur,
             ).float()
-            pred, null = out[:batch], out[batch:]
-            return pred + (pred - null) * cfg
+            return out[:batch], out[batch:]
         pred = transformer(
             x=xin, cond=one_cond, text=tokens, time=tin, drop_audio_cond=False, drop_text=False,
             drop_prompt=False, style_prompt=one_style, start_time=one_start, duration=one_dur,
         ).float()
-        if not guided:
-            return pred
+        if not with_null:
+            return pred, None
         null = transformer(
             x=xin, cond=one_cond, text=tokens, time=tin, drop_audio_cond=True, drop_text=True,
             drop_prompt=False, style_prompt=neg_style, start_time=one_start, duration=one_dur,
         ).float()
-        return pred + (pred - null) * cfg
+        return pred, null
 
     rows = []
     for k in range(batch):
@@ -122,8 +126,14 @@ def sample(
     x = torch.stack(rows)
     grid = torch.linspace(0.0, 1.0, steps, device=device, dtype=torch.float32)
     total = steps - 1
+    guidance: torch.Tensor | None = None  # pred - null of the last step that ran the unguided pass
     for i in range(total):
-        x = x + (grid[i + 1] - grid[i]) * velocity(grid[i], x)
+        fresh = guided and (guidance is None or i % guidance_every == 0)
+        pred, null = predict(grid[i], x, fresh)
+        if null is not None:
+            guidance = pred - null
+        velocity = pred + guidance * cfg if guided else pred
+        x = x + (grid[i + 1] - grid[i]) * velocity
         if on_step is not None:
             on_step(i + 1, total, x)
     return torch.where(mask, x, cond)

@@ -153,7 +153,7 @@ def translate(ns: argparse.Namespace, models: str | None, output: str, check_loc
         args += ["--continue", host_file(ns.continue_song, "song to continue", "/in/song", upload=True)]
     for span in ns.regenerate or ():
         args += ["--regenerate", span]
-    for name in ("length", "steps", "cfg", "seed", "device", "dtype", "timeout", "batch"):
+    for name in ("length", "steps", "cfg", "seed", "device", "dtype", "timeout", "batch", "accel"):
         value = getattr(ns, name)
         if value is not None:
             args += [f"--{name}", str(value)]

@@ -8,6 +8,7 @@ import signal
 import torch
 
 from runner import artifacts
+from runner.acceleration import record_acceleration
 from runner.components import SAMPLE_RATE, SAMPLES_PER_FRAME
 from runner.decode import DECODE_OVERLAP, DECODE_WINDOW, decode, plan_windows
 from runner.errors import InvalidOutput
@@ -57,6 +58,7 @@ def validate(run: Run, sampled: Sampled, audio: Audio) -> list[tuple[int, torch.
     r = run.request
     many = len(audio) > 1
     with run.stage("validate"):
+        record_acceleration(run)  # what the sampling ran with; a lossy --accel is named in the table
         failures: dict[int, str] = {}
         for k, song in enumerate(audio):
             found = check_latents(sampled.latents[k])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from runner import artifacts
+from runner.acceleration import accelerate_run
 from runner.components import SAMPLE_RATE, SAMPLES_PER_FRAME, Components
 from runner.decode import DECODE_OVERLAP, DECODE_WINDOW
 from runner.stages.state import Plan, Run
@@ -36,6 +37,8 @@ def load(run: Run, plan: Plan) -> tuple[Components, torch.Tensor | None]:
             run.emitter.emit("check", stage="load", name=f"file_{info['role']}", ok=True, value=info["bytes"],
                              limit=None, message=f"{info['path']} sha256 {info['sha256'][:16]}...")
         run.files = list(comps.files)
+        if "dit" in parts:
+            accelerate_run(run, comps)  # --accel: torch.compile where it pays (runner/acceleration.py)
         if plan.resume is not None:
             run.warn("load", f"reusing {plan.resume.needs[0]} from the run folder: lyrics, style and sampling are "
                      "skipped" + (" and the DiT was not loaded" if r.bundle else ""))

@@ -57,8 +57,9 @@ def test_paths_are_rewritten_to_container_paths(tmp_path):
     for f in (lyrics, clip, cfm):
         f.write_text("x")
     req = translate(_ns("--lyrics", str(lyrics), "--ref-audio", str(clip), "--out", "x/y.wav", "--seed", "7",
-                        "--no-chunked", "--model-file", f"cfm={cfm}"), str(models), str(out))
+                        "--no-chunked", "--model-file", f"cfm={cfm}", "--accel", "cfg-reuse"), str(models), str(out))
     a = req.args
+    assert a[a.index("--accel") + 1] == "cfg-reuse"  # a runner option is passed on, not dropped
     assert a[a.index("--lyrics") + 1] == "/in/lyrics/a.lrc" and a[a.index("--ref-audio") + 1] == "/in/ref/c.wav"
     assert a[a.index("--out") + 1] == "/out/x/y.wav" and a[a.index("--run-dir") + 1] == "/out/runs"
     assert a[a.index("--model-file") + 1] == "cfm=/in/model-files/cfm/cfm.pt"
