@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from doctor.units import duration
 from runner.events import STAGES
 
 _CLEAR = "\r\x1b[2K"
@@ -96,16 +97,6 @@ def _fmt_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    return f"{minutes}m{sec:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
 class RunView:
     """Feed it events; it writes a human view to `out`. `live=None` picks live lines on a terminal."""
 
@@ -138,7 +129,7 @@ class RunView:
             text += f"  {rate:.2f} {unit}s/s" if rate >= 0.1 else f"  {1 / rate:.1f} s/{unit}"
             eta = stage.eta()
             if eta is not None and stage.done != stage.total:
-                text += f"  ETA {_duration(eta)}"
+                text += f"  ETA {duration(eta)}"
         return text
 
     def checks_table(self, stage: str = "validate") -> list[str]:
@@ -178,7 +169,7 @@ class RunView:
                 self._line(f"  {stage.name:<9} skipped: {stage.note}")
             else:
                 extra = f" {stage.done}/{stage.total} {stage.unit}s" if stage.total else ""
-                self._line(f"  {stage.name:<9} done{extra} in {_duration(stage.seconds)}")
+                self._line(f"  {stage.name:<9} done{extra} in {duration(stage.seconds)}")
             if stage.name == "validate":
                 for line in self.checks_table():
                     self._line(line)
@@ -193,9 +184,9 @@ class RunView:
                 self._line(f"  what to do: {event.get('remedy')}")
         elif kind == "run_finished":
             if event.get("ok"):
-                self._line(f"wrote {event.get('output')} in {_duration(event.get('seconds'))}")
+                self._line(f"wrote {event.get('output')} in {duration(event.get('seconds'))}")
             else:
-                self._line(f"failed with exit {event.get('exit_code')} after {_duration(event.get('seconds'))}"
+                self._line(f"failed with exit {event.get('exit_code')} after {duration(event.get('seconds'))}"
                            + (f"; run folder: {self.run_folder()}" if self.run_folder() else ""))
 
     def _plain_progress(self, stage: StageState) -> None:

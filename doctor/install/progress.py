@@ -16,18 +16,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from doctor.units import gib
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+from doctor.units import duration, gib
 
 
 class Events:

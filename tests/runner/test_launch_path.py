@@ -43,9 +43,6 @@ def test_an_installed_wheel_puts_only_the_runner_on_the_path(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(doctor_venv)], check=True, timeout=300)
     subprocess.run([str(doctor_venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
                     str(wheel)], check=True, timeout=300)
-    import tomli_w  # drdoctor's one dependency on this path, copied in: the test runs offline
-
-    shutil.copytree(Path(tomli_w.__file__).parent, _site(doctor_venv) / "tomli_w")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(diffrhythm_venv)], check=True, timeout=300)
     _fake_numpy(doctor_venv, "drdoctor's own")
     _fake_numpy(diffrhythm_venv, "the DiffRhythm environment's")
@@ -95,10 +92,10 @@ def _print_offline(tmp_path: Path) -> Path:
     ({"run": {"hf_hub_offline": False}}, "1", "1"),  # the user's own HF_HUB_OFFLINE wins
 ])
 def test_every_launch_honours_the_offline_setting(tmp_path, monkeypatch, config, given, expected):
-    import tomli_w
+    from doctor.config import updated_text
 
     config_file = tmp_path / "config.toml"
-    config_file.write_text(tomli_w.dumps(config))
+    config_file.write_text(updated_text(config_file, config))
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
     base.update(DRDOCTOR_CONFIG=str(config_file), XDG_CACHE_HOME=str(tmp_path / "cache"),
                 PYTHONPATH=str(_print_offline(tmp_path)))
