@@ -202,10 +202,11 @@ def g2p_file_problems(root: Path) -> list[str]:
     return [f"{rel} is {state}" for rel, state in broken_g2p_files(root).items()]
 
 
-def restore_remedy(root: Path, rels: tuple[str, ...] | list[str]) -> str:
-    """What brings back checkout files that are missing or emptied: git (ordinary blobs, no git-lfs), or a new clone."""
+def restore_remedy(root: Path, rels: tuple[str, ...] | list[str], is_git: bool | None = None) -> str:
+    """What brings back checkout files that are missing or emptied: git (ordinary blobs, no git-lfs), or a new clone.
+    `is_git`: whether `root` is a git clone (None: look), for a caller that probed another machine's files."""
     clone = f"`git clone {UPSTREAM_GIT}` and point --diffrhythm at it"
-    if (root / ".git").exists():
+    if (root / ".git").exists() if is_git is None else is_git:
         command = shlex.join(["git", "-C", str(root), "checkout", "HEAD", "--", *rels])
         return (f"restore them from the clone's history: `{command}` (they are ordinary git files, not git-lfs); "
                 f"if git no longer has them, {clone}")

@@ -11,6 +11,7 @@ from doctor.findings import Finding, Status
 from doctor.probes.files import FileState
 from doctor.probes.models import CopyFacts, WeightFacts
 from doctor.units import gib
+from runner.checkout_import import restore_remedy
 from runner.family import hf_download_command
 
 ELSEWHERE = " (or point drdoctor at a good copy with --models / [models] in the config)"
@@ -112,12 +113,12 @@ def checkout_assets(facts: Facts) -> Finding:
     broken = [f for f in c.files if not f.ok]
     if not broken:
         return Finding("models.assets", Status.OK, f"all {len(c.files)} data files inference reads are in the checkout")
-    lfs = any(f.state == "lfs_pointer" for f in broken)
+    rels = [str(PurePosixPath(f.path).relative_to(c.path)) for f in broken]
+    remedy = restore_remedy(PurePosixPath(c.path), rels, is_git=c.git)  # the runner's own: upstream has no git-lfs
     return Finding(
         "models.assets", Status.FAIL, f"{len(broken)} checkout file(s) broken: " + "; ".join(describe_file(f) for f in broken),
         "The lyrics g2p or the model code fails at import (FileNotFoundError or a parse error). "
-        + ("Run `git lfs install && git lfs pull` in the checkout." if lfs else
-           "The checkout is a partial copy: clone it again with git (large files included) or copy these files over."),
+        + remedy[0].upper() + remedy[1:] + ".",
     )
 
 

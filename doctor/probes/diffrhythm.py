@@ -21,6 +21,7 @@ class CheckoutFacts:
     tried: tuple[str, ...]  # the places looked at that hold no checkout
     files: tuple[FileState, ...]  # the checkout files of assets.json
     free_bytes: int | None  # free space on the checkout's disk (outputs and ./pretrained go there)
+    git: bool = False  # a git clone (broken files can be restored from its history)
 
 
 def expand(path: str, env: Mapping[str, str]) -> str:
@@ -44,4 +45,4 @@ def probe(root: Path, explicit: str | None, configured: str | None, env: Mapping
         return CheckoutFacts(None, None, tried, (), None)
     folder = at(root, path)
     files = tuple(data_file(root, folder / item.path, item.min_bytes) for item in family().checkout_files)
-    return CheckoutFacts(seen(root, folder), source, tried, files, free_bytes(folder))
+    return CheckoutFacts(seen(root, folder), source, tried, files, free_bytes(folder), (folder / ".git").exists())

@@ -329,3 +329,24 @@ def test_weights_in_a_plain_models_folder_and_a_configured_path(tmp_path):
     # a --models folder on the command line replaces the config's [models] table, as `drdoctor generate` does
     flagged = checkup(root, make_venv(tmp_path / "venv2", None), models="/data/weights", config=config)
     assert finding(flagged, "models.vae").status.value == "fail" and "/srv/vae.pt" not in finding(flagged, "models.vae").title
+
+
+@pytest.mark.parametrize("is_git", [True, False])
+def test_broken_checkout_files_get_the_runners_restore_remedy_not_git_lfs(tmp_path, is_git):
+    """Upstream has no git-lfs: a checkout file left as a pointer or emptied is restored from git's history
+    (named file by file) or by a new clone, the same remedy the runner gives (runner.checkout_import)."""
+    root = build_root(tmp_path / "m", "no_gpu", at={"checkout": CHECKOUT})
+    folder = root / CHECKOUT.lstrip("/")
+    (folder / "g2p/sources").mkdir(parents=True, exist_ok=True)
+    (folder / "g2p/sources/chinese_lexicon.txt").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 5000000\n")
+    if is_git:
+        (folder / ".git").mkdir()
+    report = checkup(root, make_venv(tmp_path / "venv", None))
+    found = finding(report, "models.assets")
+    assert found.status.value == "fail" and "chinese_lexicon.txt" in found.title
+    assert "git lfs" not in found.detail
+    if is_git:
+        assert f"git -C {CHECKOUT} checkout HEAD -- g2p/sources/chinese_lexicon.txt" in found.detail
+    else:
+        assert "is not a git clone" in found.detail and "git clone https://github.com/ASLP-lab/DiffRhythm" in found.detail
