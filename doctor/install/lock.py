@@ -1,7 +1,7 @@
 """Generate a family's environment locks: `python -m doctor.install.lock FAMILY [--variant V ...]`.
 
-For each torch variant the family's "environment" names, the short input list (`inputs`) plus the torch build
-of that variant is resolved by uv (`uv pip compile --generate-hashes`) for the family's Python and platform,
+For each torch variant the family's "environment" names, the short input list (`inputs`) plus that variant's
+torch and torchaudio releases (each variant names its own: PyPI serves one CUDA build per torch release) is resolved by uv (`uv pip compile --generate-hashes`) for the family's Python and platform,
 and written as `<variant>.txt` beside the input list: exact versions and SHA-256 hashes of every package,
 under a header line `# drdoctor-lock: {json}` that the installer reads. Never edit a lock by hand.
 
@@ -30,10 +30,23 @@ PYPI = "https://pypi.org/simple"
 @dataclass(frozen=True)
 class Variant:
     name: str
-    index: str | None      # the variant's torch index (None: PyPI's default build is this variant)
+    torch: str             # the torch release of this variant ("" for an environment without torch)
+    torchaudio: str        # its paired torchaudio ("" when the environment needs none)
+    index: str | None      # the variant's torch index (None: PyPI's own build of that release is this variant)
     lock: Path
     note: str = ""
     disk_bytes: int | None = None  # what a built environment takes on disk (measured), for the space check
+    source: str = ""       # where the variant's build facts come from
+
+    @property
+    def from_pypi(self) -> bool:
+        return self.index is None
+
+    def requirements(self) -> list[str]:
+        """The torch build of the variant as requirement lines ("+cpu"-style local versions on its own index)."""
+        local = "" if self.index is None else f"+{self.name}"
+        return [f"{name}=={version}{local}" for name, version in (("torch", self.torch), ("torchaudio", self.torchaudio))
+                if version]
 
 
 @dataclass(frozen=True)
@@ -42,17 +55,11 @@ class EnvironmentSpec:
 
     python: str
     platform: str
-    torch: str
     inputs: Path
     variants: dict[str, Variant]
     import_check: tuple[str, ...]
     checkout_import: bool
-
-    def torch_requirement(self, variant: str) -> str:
-        """The torch build of a variant; "" for an environment without torch."""
-        if not self.torch:
-            return ""
-        return f"torch=={self.torch}" if self.variants[variant].index is None else f"torch=={self.torch}+{variant}"
+    container_base: str = ""  # the plain Python image containers/Dockerfile builds on
 
 
 class SpecError(ValueError):
@@ -68,13 +75,14 @@ def environment_spec(family) -> EnvironmentSpec:
     base = family.path.parent
     try:
         variants = {
-            name: Variant(name, v.get("index"), base / v["lock"], v.get("note", ""), v.get("disk_bytes"))
+            name: Variant(name, str(v.get("torch") or ""), str(v.get("torchaudio") or ""), v.get("index"),
+                          base / v["lock"], v.get("note", ""), v.get("disk_bytes"), v.get("source", ""))
             for name, v in data["variants"].items()
         }
         return EnvironmentSpec(
             python=str(data["python"]), platform=str(data.get("platform", "x86_64-manylinux_2_28")),
-            torch=str(data.get("torch") or ""), inputs=base / data["inputs"], variants=variants,
-            import_check=tuple(data.get("import_check", ())), checkout_import=bool(data.get("checkout_import", True)),
+            inputs=base / data["inputs"], variants=variants, import_check=tuple(data.get("import_check", ())),
+            checkout_import=bool(data.get("checkout_import", True)), container_base=str(data.get("container_base", "")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise SpecError(f"{where}: {exc!r} is missing or malformed") from exc
@@ -124,7 +132,7 @@ def compile_lock(spec: EnvironmentSpec, variant: str, *, index_url: str | None, 
     v = spec.variants[variant]
     with tempfile.TemporaryDirectory(prefix="drdoctor-lock-") as tmp:
         infile = Path(tmp) / "requirements.in"
-        infile.write_text(spec.torch_requirement(variant) + "\n" + inputs_text, encoding="utf-8")
+        infile.write_text("".join(f"{line}\n" for line in v.requirements()) + inputs_text, encoding="utf-8")
         out = Path(tmp) / "lock.txt"
         argv = [uv, "pip", "compile", "--quiet", "--no-header", "--generate-hashes", "--python-version", spec.python,
                 "--python-platform", spec.platform, str(infile), "-o", str(out)]
@@ -141,7 +149,7 @@ def compile_lock(spec: EnvironmentSpec, variant: str, *, index_url: str | None, 
             raise RuntimeError((done.stderr or done.stdout).strip())
         body = out.read_text(encoding="utf-8").replace(str(infile), spec.inputs.name)
     header = {
-        "variant": variant, "torch": spec.torch, "python": spec.python, "platform": spec.platform,
+        "variant": variant, "torch": v.torch, "torchaudio": v.torchaudio, "python": spec.python, "platform": spec.platform,
         "index": v.index, "inputs_sha256": hashlib.sha256(inputs_text.encode()).hexdigest(),
     }
     command = f"python -m doctor.install.lock {spec.inputs.parent.name} --variant {variant}"

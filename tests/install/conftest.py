@@ -210,9 +210,8 @@ def make_family(tmp: Path, upstream: tuple[Path, str], hub: Hub, *, inputs: str,
     data["environment"] = {
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "platform": "x86_64-manylinux_2_28",
-        "torch": torch,
         "inputs": "test-env/requirements.in",
-        "variants": {"cpu": {"index": None, "lock": "test-env/cpu.txt"}},
+        "variants": {"cpu": {"torch": torch, "torchaudio": None, "index": None, "lock": "test-env/cpu.txt"}},
         "import_check": import_check,
         "checkout_import": checkout_import,
     }

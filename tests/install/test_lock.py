@@ -40,16 +40,45 @@ def test_unreachable_index_writes_no_lock(tmp_path, upstream, hub, wheelhouse):
     assert not lock.exists()
 
 
-def test_committed_real_lock_came_from_the_script_and_its_inputs():
-    header = read_header(REAL_LOCK)
+def _pins(lock) -> dict[str, str]:
+    text = lock.read_text(encoding="utf-8")
+    return {line.split("==")[0]: line.split("==")[1].split()[0] for line in text.splitlines()
+            if "==" in line and line[:1].isalnum()}
+
+
+def _cuda_runtime(pins: dict[str, str]) -> tuple[int, int]:
+    """The CUDA of the runtime wheel torch's metadata requires (nvidia-cuda-runtime-cu12 / nvidia-cuda-runtime)."""
+    name = next(n for n in pins if n in ("nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime", "nvidia-cuda-runtime-cu11"))
+    major, minor = pins[name].split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_every_committed_lock_came_from_the_script_its_inputs_and_its_variants_torch():
+    from doctor import wheels
+    from doctor.install.lock import environment_spec
+    from runner.family import family
+
+    spec = environment_spec(family("diffrhythm-1.2"))
     inputs = (REAL_LOCK.parent / "requirements.in").read_bytes()
-    assert header["inputs_sha256"] == hashlib.sha256(inputs).hexdigest(), "requirements.in changed: regenerate the locks"
-    text = REAL_LOCK.read_text(encoding="utf-8")
-    assert text.splitlines()[1].startswith(HEADER) and json.loads(text.splitlines()[1][len(HEADER):]) == header
-    pins = {line.split("==")[0]: line.split("==")[1].split()[0] for line in text.splitlines() if "==" in line and line[:1].isalnum()}
-    assert pins["torch"] == "2.11.0" and pins["torchaudio"] == "2.11.0"  # muq needs torchaudio: its last release
-    assert pins["transformers"].startswith("4.") and tuple(map(int, pins["transformers"].split(".")[:2])) < (4, 54)
-    assert pins["huggingface-hub"].startswith("0.")
-    for needed in ("muq", "phonemizer", "x-transformers", "torchdiffeq", "jieba", "pypinyin", "cn2an", "onnxruntime",
-                   "py3langid", "librosa", "soundfile", "einops"):
-        assert needed in pins, needed
+    assert b"torchaudio" not in inputs  # the variant adds its own pair
+    locked = {name: v for name, v in spec.variants.items() if v.lock.is_file()}
+    assert {"cu126", "cu128", "cu130"} <= set(locked)  # every CUDA variant PyPI serves (cpu needs its own index)
+    for name, v in locked.items():
+        header = read_header(v.lock)
+        assert header["inputs_sha256"] == hashlib.sha256(inputs).hexdigest(), f"{name}: regenerate the locks"
+        assert (header["variant"], header["torch"], header["torchaudio"]) == (name, v.torch, v.torchaudio)
+        text = v.lock.read_text(encoding="utf-8")
+        assert text.splitlines()[1].startswith(HEADER) and json.loads(text.splitlines()[1][len(HEADER):]) == header
+        pins = _pins(v.lock)
+        assert pins["torch"] == v.torch and pins["torchaudio"] == v.torchaudio == wheels.expected_torchaudio(v.torch)
+        if v.from_pypi:  # PyPI serves one CUDA build per release: the one this variant names (measured in the lock)
+            assert _cuda_runtime(pins) == wheels.variant_cuda(name), (name, pins["torch"])
+        assert wheels.arch_set(v.torch, name) is not None, f"torch_cuda.json has no {v.torch} {name} row"
+        assert (4, 43) <= tuple(map(int, pins["transformers"].split(".")[:2])) < (4, 54)  # the DiT's range
+        assert pins["huggingface-hub"].startswith("0.")
+        if "torchvision" in pins:  # pulled in by x-clip (muq): it must be the one built for this torch
+            minor = wheels.version_tuple(v.torch)[1]
+            assert pins["torchvision"].startswith(f"0.{minor + 15}."), (name, pins["torchvision"])
+        for needed in ("muq", "phonemizer", "x-transformers", "torchdiffeq", "jieba", "pypinyin", "cn2an",
+                       "onnxruntime", "py3langid", "librosa", "soundfile", "einops"):
+            assert needed in pins, (name, needed)
