@@ -3,7 +3,8 @@
 For each torch variant the family's "environment" names, the short input list (`inputs`) plus that variant's
 torch and torchaudio releases (each variant names its own: PyPI serves one CUDA build per torch release) is resolved by uv (`uv pip compile --generate-hashes`) for the family's Python and platform,
 and written as `<variant>.txt` beside the input list: exact versions and SHA-256 hashes of every package,
-under a header line `# drdoctor-lock: {json}` that the installer reads. Never edit a lock by hand.
+under a header line `# drdoctor-lock: {json}` that the installer reads (with `wheel_bytes`: what torch and its
+CUDA libraries weigh, doctor.install.wheel_sizes). Never edit a lock by hand.
 
 A variant whose package index cannot be reached (the PyTorch indexes, from some machines) is reported and
 left without a lock; the exit status is then 3.
@@ -21,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from doctor.install import wheel_sizes
 from runner.atomic import write_text_atomic
 
 HEADER = "# drdoctor-lock: "
@@ -148,7 +150,10 @@ def compile_lock(spec: EnvironmentSpec, variant: str, *, index_url: str | None, 
         if done.returncode != 0:
             raise RuntimeError((done.stderr or done.stdout).strip())
         body = out.read_text(encoding="utf-8").replace(str(infile), spec.inputs.name)
+    indexes = [index_url] if index_url else ([] if find_links else [PYPI, *([v.index] if v.index else [])])
     header = {
+        "wheel_bytes": wheel_sizes.measure(body, python=spec.python, platform=spec.platform, indexes=indexes,
+                                           folders=find_links),
         "variant": variant, "torch": v.torch, "torchaudio": v.torchaudio, "python": spec.python, "platform": spec.platform,
         "index": v.index, "inputs_sha256": hashlib.sha256(inputs_text.encode()).hexdigest(),
     }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
-from conftest import REPO, clean_env, make_family, weight_bytes
+from conftest import REPO, build_wheel, clean_env, make_family, weight_bytes
 
 from doctor.install.lock import HEADER, read_header
 
@@ -25,6 +26,20 @@ def test_lock_pins_every_package_with_the_hash_of_its_file(tmp_path, upstream, h
     header = read_header(lock)
     assert header["variant"] == "cpu" and header["inputs_sha256"] == hashlib.sha256(b"ddtiny-beta\n").hexdigest()
     assert "do not edit" in text.splitlines()[0]
+
+
+def test_lock_header_weighs_the_cuda_libraries_it_pins(tmp_path, upstream, hub, wheelhouse):
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    for wheel in wheelhouse.iterdir():
+        shutil.copy(wheel, folder)
+    cuda_lib = build_wheel(folder, "nvidia-ddtiny-cu12", "12.6.77", "BLOB = " + repr("x" * 5000) + "\n")
+    family = make_family(tmp_path, upstream, hub, inputs="ddtiny-beta\nnvidia-ddtiny-cu12\n", import_check=[],
+                         checkout_import=False, torch=None, index_url=None, find_links=[str(folder)],
+                         files=weight_bytes(tmp_path, False))
+    header = read_header(family.path.parent / "test-env" / "cpu.txt")
+    # only the CUDA library is weighed (what a CPU machine downloads for nothing), by the file the hash names
+    assert header["wheel_bytes"] == {"torch": 0, "cuda_libraries": cuda_lib.stat().st_size, "unmeasured": []}
 
 
 def test_unreachable_index_writes_no_lock(tmp_path, upstream, hub, wheelhouse):
@@ -70,6 +85,8 @@ def test_every_committed_lock_came_from_the_script_its_inputs_and_its_variants_t
         text = v.lock.read_text(encoding="utf-8")
         assert text.splitlines()[1].startswith(HEADER) and json.loads(text.splitlines()[1][len(HEADER):]) == header
         pins = _pins(v.lock)
+        weighed = header["wheel_bytes"]
+        assert not weighed["unmeasured"] and weighed["torch"] > 100e6 and weighed["cuda_libraries"] > 1e9, weighed
         assert pins["torch"] == v.torch and pins["torchaudio"] == v.torchaudio == wheels.expected_torchaudio(v.torch)
         if v.from_pypi:  # PyPI serves one CUDA build per release: the one this variant names (measured in the lock)
             assert _cuda_runtime(pins) == wheels.variant_cuda(name), (name, pins["torch"])
