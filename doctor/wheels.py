@@ -94,6 +94,67 @@ def arch_set(torch_version: str, variant: str) -> ArchSet | None:
     )
 
 
+def pypi_variant(torch_version: str) -> str | None:
+    """The variant PyPI's own (untagged) Linux x86_64 wheel of a release is ("cu126" for 2.7.1); None: unknown."""
+    row = _release(torch_version)
+    return row.get("pypi") if row else None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How one torch build (variant, release) runs on a machine's driver and GPU."""
+
+    variant: str
+    torch_version: str
+    driver: str  # "full" | "mvc" | "no" (driver_runs), or "none": a CPU build or no driver
+    arch: bool | None  # the build has code for the GPU; None: no GPU capability or no arch row known
+    arch_set: ArchSet | None = None
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.driver in ("full", "mvc") and self.arch is not False
+
+    def describe(self, capability: Version | None = None) -> str:
+        cuda = variant_cuda(self.variant)
+        if cuda is None:
+            return "a CPU build"
+        text = f"CUDA {cuda[0]}.{cuda[1]}"
+        if self.driver == "full":
+            text = f"the driver runs {text}"
+        elif self.driver == "mvc":
+            text = (f"the driver runs {text} through minor-version compatibility (eager code works; code compiled at "
+                    "run time may not)")
+        elif self.driver == "no":
+            requirement = driver_requirement(cuda)
+            floor = f" (driver {driver_text(requirement[1])} or newer)" if requirement else ""
+            text = f"{text} needs a newer driver{floor}"
+        else:
+            text = f"{text} needs an NVIDIA driver"
+        if self.arch is False and capability and self.arch_set:
+            text += f"; it has no code for sm_{capability[0]}{capability[1]} (it has {self.arch_set.describe()})"
+        return text
+
+
+def fit(variant: str, torch_version: str, driver_cuda: Version | None, driver_version: str | None = None,
+        capability: Version | None = None) -> Fit:
+    """Whether the driver starts that build's CUDA (driver_runs) and the build has code for the GPU (arch_set)."""
+    cuda = variant_cuda(variant)
+    driver = "none" if cuda is None or driver_cuda is None else driver_runs(cuda, driver_cuda, driver_version)
+    archs = arch_set(torch_version, variant) if cuda else None
+    arch = None if capability is None or archs is None else archs.runs_on(capability)
+    return Fit(variant, torch_version, driver, arch, archs)
+
+
+def best_gpu_fit(builds: list[tuple[str, str]], driver_cuda: Version | None, driver_version: str | None = None,
+                 capability: Version | None = None) -> Fit | None:
+    """Of (variant, torch release) builds, the one that uses this GPU: fully supported by the driver before
+    minor-version compatibility, then the newest CUDA, then the newest release. None: none of them does."""
+    usable = [f for f in (fit(v, t, driver_cuda, driver_version, capability) for v, t in builds) if f.uses_gpu]
+    if not usable:
+        return None
+    return max(usable, key=lambda f: (f.driver == "full", variant_cuda(f.variant), version_tuple(f.torch_version)))
+
+
 def driver_requirement(cuda: Version) -> tuple[Version, Version] | None:
     """(toolkit driver, minor-version-compatibility floor) for a CUDA version, if in the table."""
     entry = table()["cuda"].get(f"{cuda[0]}.{cuda[1]}")

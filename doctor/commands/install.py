@@ -41,7 +41,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--models", metavar="DIR", help="the Hugging Face cache to use (default: HF_HUB_CACHE / ~/.cache/huggingface/hub)")
     p.add_argument("--full-weights", action="store_true", help="also the optional weights (96-285 s songs)")
     p.add_argument("--torch-variant", metavar="V", help="this torch build (cpu, cu126, cu128, cu130) instead of the one chosen for the driver")
-    p.add_argument("--driver-cuda", metavar="X.Y", help="choose torch for a driver supporting this CUDA version (default: nvidia-smi)")
+    p.add_argument("--driver-cuda", metavar="X.Y", help="choose torch for a driver supporting this CUDA version "
+                   "(default: the driver NVML reports, as `drdoctor check` reads it)")
+    p.add_argument("--compute-capability", metavar="X.Y", help="with --driver-cuda: the GPU's compute capability (8.6)")
+    p.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
     p.add_argument("--tool", choices=("uv", "pip"), help="what builds the environment (default: uv when installed)")
     p.add_argument("--index-url", metavar="URL", help="package index for the environment (env DRDOCTOR_PIP_INDEX_URL)")
     p.add_argument("--find-links", metavar="DIR", action="append", default=[],
@@ -65,12 +68,12 @@ def _confirm(question: str, assume_yes: bool) -> bool:
 
 def _options(args: argparse.Namespace):
     from doctor.fixes.context import PipSource
-    from doctor.fixes.gather import parse_cuda
     from doctor.install.families import resolve_family
     from doctor.install.planner import InstallOptions
     from runner import locations
 
     family = resolve_family(args.family)
+    driver_cuda, driver_version, capability = _gpu(args)
     return InstallOptions(
         family_arg=str(family.path) if args.family else family.id,
         family=family,
@@ -78,13 +81,34 @@ def _options(args: argparse.Namespace):
         diffrhythm=locations.expand(args.diffrhythm) if args.diffrhythm else None,
         models=locations.expand(args.models) if args.models else None,
         variant=args.torch_variant,
-        driver_cuda=parse_cuda(args.driver_cuda) if args.driver_cuda else None,
+        driver_cuda=driver_cuda,
+        driver_version=driver_version,
+        compute_capability=capability,
         sources=PipSource.from_env(os.environ, args.index_url, list(args.find_links)),
         tool=args.tool,
         repair=args.repair,
         optional=args.full_weights,
         events=Path(args.events).resolve() if args.events else None,
     )
+
+
+def _gpu(args: argparse.Namespace) -> tuple:
+    """(driver CUDA, Linux driver number, first GPU's capability): --driver-cuda/--compute-capability plan for
+    another machine; else the GPU probe of the checkup (NVML, or a recorded snapshot)."""
+    from doctor.container.problems import is_wsl
+    from doctor.fixes.gather import parse_cuda
+    from doctor.probes import gpu, nvml
+
+    if args.driver_cuda:
+        capability = parse_cuda(args.compute_capability) if args.compute_capability else None
+        return parse_cuda(args.driver_cuda), None, capability
+    if args.compute_capability:
+        raise ValueError("--compute-capability goes with --driver-cuda (without them the GPU is asked)")
+    facts = gpu.probe(Path("/"), nvml.recorded(Path(args.nvml_snapshot)) if args.nvml_snapshot else nvml.live)
+    if not facts.driver_works:
+        return None, None, None
+    capability = next((d.compute_capability for d in facts.devices if d.compute_capability), None)
+    return facts.cuda_driver, None if is_wsl() else facts.driver_version, capability
 
 
 def _reach(opts):
@@ -104,7 +128,7 @@ def _reach(opts):
     indexes: list[str] = []
     try:
         spec = environment_spec(family)
-        variant, _ = planner.choose_variant(opts, spec)
+        variant = planner.choose_variant(opts, spec).variant
         lock_path = spec.variants[variant].lock if variant in spec.variants else None
         if lock_path is not None and lock_path.is_file() and (
                 opts.repair or not env_mod.up_to_date(layout.venv, env_mod.read_lock(lock_path))):
@@ -167,7 +191,7 @@ def apply(opts, plan, args) -> int:
     run(plan.parts[1])
     try:
         spec = environment_spec(opts.family)
-        variant, _ = planner.choose_variant(opts, spec)
+        variant = planner.choose_variant(opts, spec).variant
         run(planner.plan_environment(opts, spec, variant, checkout, reach, False))
     except SpecError as exc:
         print(f"== install.environment\n   cannot install here: {exc}")
@@ -222,8 +246,8 @@ def main(argv: list[str]) -> int:
     plan = planner.make_plan(opts, reach)
     if args.dry_run:
         if args.json:
-            print(json.dumps({"facts": plan.facts, "parts": [p.to_json() for p in plan.parts],
-                              "consent": sorted(plan.big)}, indent=1))
+            print(json.dumps({"facts": plan.facts, "torch": plan.torch.to_json() if plan.torch else None,
+                              "parts": [p.to_json() for p in plan.parts], "consent": sorted(plan.big)}, indent=1))
         else:
             print(plan.render())
             print("dry run: nothing was changed. Apply with `drdoctor install` (add --yes to skip the questions).")

@@ -23,7 +23,13 @@ from doctor.fixes.plan import CommandStep, Plan, edit
 from doctor.install import checkout as checkout_mod
 from doctor.install import environment as env_mod
 from doctor.install.hub_fetch import present
-from doctor.install.lock import PYPI, EnvironmentSpec, SpecError, environment_spec
+from doctor.install.lock import (
+    PYPI,
+    EnvironmentSpec,
+    SpecError,
+    environment_spec,
+    read_header,
+)
 from doctor.install.reach import Reach, hub_endpoint
 from doctor.install.weights import OFFLINE_ROUTES, download_commands, wanted_files
 from doctor.units import gib
@@ -42,8 +48,9 @@ class InstallOptions:
     diffrhythm: Path | None = None       # adopt this checkout (read-only)
     models: Path | None = None           # the Hugging Face cache to fill/read (default: the user's)
     variant: str | None = None           # torch variant (default: chosen for the driver and GPU)
-    driver_cuda: tuple[int, int] | None = None
-    compute_capability: tuple[int, int] | None = None
+    driver_cuda: tuple[int, int] | None = None        # highest CUDA the driver supports (None: no working driver)
+    driver_version: str | None = None                 # the Linux driver's number (None on WSL2 or when planned for)
+    compute_capability: tuple[int, int] | None = None # the first GPU's
     sources: PipSource = field(default_factory=PipSource)
     tool: str | None = None              # uv or pip
     repair: bool = False
@@ -61,6 +68,7 @@ class InstallPlan:
     cache: Path
     checkout: Path | None
     reach: Reach = field(default_factory=Reach)
+    torch: TorchChoice | None = None
 
     def header(self) -> str:
         return "\n".join(["drdoctor install: " + self.facts[0], *("  " + f for f in self.facts[1:])]) + "\n"
@@ -69,24 +77,88 @@ class InstallPlan:
         return "\n".join([self.header()] + [part.render() + "\n" for part in self.parts])
 
 
-def choose_variant(opts: InstallOptions, spec: EnvironmentSpec) -> tuple[str, str]:
-    """(variant, why): --torch-variant, else doctor.wheels' choice for this driver and GPU (torchaudio paired)."""
+@dataclass(frozen=True)
+class TorchChoice:
+    """The environment variant for this machine, and why (shown in the plan and in its JSON)."""
+
+    variant: str
+    torch: str
+    why: str
+    on_cpu: bool = False                 # torch computes on the CPU here
+    notes: tuple[str, ...] = ()          # what the choice costs, and the better route
+
+    def to_json(self) -> dict:
+        return {"variant": self.variant, "torch": self.torch, "why": self.why, "on_cpu": self.on_cpu,
+                "notes": list(self.notes)}
+
+
+def _machine(opts: InstallOptions) -> str:
+    if opts.driver_cuda is None:
+        return "no working NVIDIA driver found"
+    text = f"driver {opts.driver_version + ' ' if opts.driver_version else ''}(CUDA {opts.driver_cuda[0]}." \
+           f"{opts.driver_cuda[1]})"
+    cap = opts.compute_capability
+    return text + (f", GPU sm_{cap[0]}{cap[1]}" if cap else "")
+
+
+def _lock_bytes(lock: Path) -> tuple[int, int] | None:
+    """(torch, CUDA libraries) bytes the lock's header measured; None for an older or unmeasured lock."""
+    try:
+        weighed = read_header(lock).get("wheel_bytes") or {}
+    except SpecError:
+        return None
+    if weighed.get("unmeasured") or "cuda_libraries" not in weighed:
+        return None
+    return int(weighed["torch"]), int(weighed["cuda_libraries"])
+
+
+def choose_variant(opts: InstallOptions, spec: EnvironmentSpec) -> TorchChoice:
+    """--torch-variant, else the best variant that has a lock for this driver and GPU (doctor.wheels' rules on
+    doctor/data/torch_cuda.json); with none that uses the GPU, the cpu lock, else a PyPI CUDA lock run on the CPU."""
     from doctor import wheels
 
     if opts.variant:
-        return opts.variant, f"--torch-variant {opts.variant}"
-    driver, capability = opts.driver_cuda, opts.compute_capability
-    if driver is None and capability is None:
-        driver, capability = wheels.detect_driver()
-    try:
-        choice = wheels.choose_variant(driver, torch_version=spec.torch, compute_capability=capability,
-                                       needs_torchaudio=True)
-    except ValueError as exc:
-        return "cpu", f"no CUDA build fits ({exc}): the CPU build"
-    gpu = f"driver supports CUDA {driver[0]}.{driver[1]}" if driver else "no NVIDIA driver found"
-    cap = f", GPU compute capability {capability[0]}.{capability[1]}" if capability else ""
-    return choice.variant, (f"{gpu}{cap} -> torch {spec.torch}+{choice.variant} (doctor/data/torch_cuda.json; "
-                            f"torch {spec.torch} because muq needs torchaudio, whose last release pairs with it)")
+        chosen = spec.variants.get(opts.variant)
+        return TorchChoice(opts.variant, chosen.torch if chosen else "", f"--torch-variant {opts.variant}",
+                           on_cpu=wheels.variant_cuda(opts.variant) is None or opts.driver_cuda is None)
+    machine = _machine(opts)
+    locked = {name: v for name, v in spec.variants.items() if v.lock.is_file()}
+    gpu_builds = [(name, v.torch) for name, v in locked.items() if wheels.variant_cuda(name)]
+    cap = opts.compute_capability
+    best = wheels.best_gpu_fit(gpu_builds, opts.driver_cuda, opts.driver_version, cap)
+    fits = [wheels.fit(name, torch, opts.driver_cuda, opts.driver_version, cap) for name, torch in gpu_builds]
+    others = "; ".join(f"{f.variant} (torch {f.torch_version}): {f.describe(cap)}" for f in fits
+                       if best is None or f.variant != best.variant)
+    if best is not None:
+        why = (f"{machine} -> {best.variant} (torch {best.torch_version}): {best.describe(cap)}; the best of the "
+               f"locked builds (doctor/data/torch_cuda.json)" + (f". Not taken: {others}" if others else ""))
+        return TorchChoice(best.variant, best.torch_version, why)
+    no_gpu = (f"{machine}: no locked CUDA build uses the GPU ({others}); torch will compute on the CPU"
+              if opts.driver_cuda is not None else f"{machine}: torch will compute on the CPU")
+    if "cpu" in locked:
+        return TorchChoice("cpu", locked["cpu"].torch, f"{no_gpu} -> the lean cpu build", on_cpu=True)
+    pypi = [name for name, v in locked.items() if v.from_pypi and wheels.variant_cuda(name)]
+    cpu = spec.variants.get("cpu")
+    if not pypi:
+        return TorchChoice("cpu", cpu.torch if cpu else "", f"{no_gpu} -> the cpu build", on_cpu=True)
+    sizes = {name: _lock_bytes(locked[name].lock) for name in pypi}
+
+    def cost(name: str) -> tuple:
+        measured = sizes[name]
+        return (measured is None, sum(measured) if measured else 0, tuple(-n for n in wheels.version_tuple(locked[name].torch)))
+
+    pick = min(pypi, key=cost)
+    v, measured = locked[pick], sizes[pick]
+    why = (f"{no_gpu} -> {pick} (torch {v.torch}) from PyPI: there is no cpu lock, and a CUDA build of torch runs on "
+           "the CPU" + (f"; the lightest of the PyPI locks ({', '.join(pypi)})" if len(pypi) > 1 else ""))
+    cost_note = (f"what that costs: {gib(measured[1])} of CUDA libraries (nvidia-*, cuda-*, triton; measured from the "
+                 f"wheels {v.lock.name} pins) downloaded and kept on disk, used only by a GPU (torch itself "
+                 f"{gib(measured[0])})") if measured else ("what that costs: the CUDA libraries (nvidia-*, triton) "
+                                                         "are downloaded and kept on disk, used only by a GPU")
+    lean = (f"the lean cpu lock needs {cpu.index if cpu and cpu.index else 'the PyTorch index'}: where it can be "
+            f"reached, run `python -m doctor.install.lock {opts.family.id} --variant cpu` in a drdoctor checkout "
+            f"(it writes {cpu.lock if cpu else 'cpu.txt'}), then `drdoctor install`") if cpu else ""
+    return TorchChoice(pick, v.torch, why, on_cpu=True, notes=tuple(n for n in (cost_note, lean) if n))
 
 
 def _step(opts: InstallOptions, module: str, description: str, *args: str, timeout: float | None = None) -> CommandStep:
@@ -282,12 +354,14 @@ def make_plan(opts: InstallOptions, reach: Reach) -> InstallPlan:
     big: set[str] = set()
     try:
         spec = environment_spec(family)
-        variant, why = choose_variant(opts, spec)
-        facts.append(f"torch build: {why}")
-        env_plan = plan_environment(opts, spec, variant, checkout, reach, bool(checkout_plan.steps))
+        torch = choose_variant(opts, spec)
+        facts.append(f"torch build: {torch.why}")
+        facts.extend(f"  {note}" for note in torch.notes)
+        env_plan = plan_environment(opts, spec, torch.variant, checkout, reach, bool(checkout_plan.steps))
         if env_plan.steps and not opts.sources.find_links:
             big.add(env_plan.fix_id)  # torch and its CUDA libraries: several GB
     except SpecError as exc:
+        torch = None
         env_plan = Plan("install.environment", "the inference environment", blocked=str(exc))
     parts.append(env_plan)
     weights_plan, need = plan_weights(opts, cache, reach)
@@ -300,7 +374,7 @@ def make_plan(opts: InstallOptions, reach: Reach) -> InstallPlan:
     will = frozenset(name for name, part in (("checkout", checkout_plan), ("environment", env_plan),
                                              ("weights", weights_plan)) if not part.blocked)
     parts.append(plan_config(opts, checkout, cache, will))
-    return InstallPlan(parts, facts, big, layout, cache, checkout, reach)
+    return InstallPlan(parts, facts, big, layout, cache, checkout, reach, torch)
 
 
 def index_urls(opts: InstallOptions, spec: EnvironmentSpec | None, variant: str | None) -> list[str]:

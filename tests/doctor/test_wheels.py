@@ -117,3 +117,23 @@ def test_installed_matches_reads_this_interpreters_torch():
     other = subprocess.run([sys.executable, "-m", "doctor.wheels", "installed-matches", version, "cu999"],
                            timeout=30, cwd=REPO)
     assert ok.returncode == 0 and other.returncode == 1
+
+
+def test_best_gpu_fit_prefers_full_support_then_the_newest_cuda_and_needs_code_for_the_gpu():
+    builds = [("cu126", "2.7.1"), ("cu128", "2.10.0"), ("cu130", "2.11.0")]
+    assert wheels.best_gpu_fit(builds, (13, 0), "580.65.06", (8, 6)).variant == "cu130"
+    assert wheels.best_gpu_fit(builds, (12, 8), "570.124.04", (12, 0)).variant == "cu128"  # cu126 lacks sm_120
+    mvc = wheels.best_gpu_fit(builds, (12, 4), "550.54.14", (8, 6))
+    assert (mvc.variant, mvc.driver) == ("cu128", "mvc")
+    assert wheels.best_gpu_fit(builds, (12, 4), "550.54.14", (6, 1)).variant == "cu126"  # 2.10 cu128 starts at sm_70
+    # a full-support build wins over a newer one through minor-version compatibility
+    assert wheels.best_gpu_fit([("cu126", "2.7.1"), ("cu128", "2.10.0")], (12, 6), "560.28.03", (8, 6)).variant == "cu126"
+    assert wheels.best_gpu_fit(builds, (11, 4), "470.82.01", (7, 5)) is None
+    assert wheels.best_gpu_fit(builds, None) is None
+    assert "needs a newer driver (driver 525.60.13 or newer)" in wheels.fit("cu126", "2.7.1", (11, 4), "470.82.01").describe()
+
+
+def test_pypi_variant_is_known_for_the_releases_measured():
+    assert [wheels.pypi_variant(v) for v in ("2.7.1", "2.8.0", "2.9.1", "2.10.0", "2.11.0")] == \
+        ["cu126", "cu128", "cu128", "cu128", "cu130"]
+    assert wheels.pypi_variant("2.0.1") is None

@@ -90,6 +90,7 @@ def test_every_committed_lock_came_from_the_script_its_inputs_and_its_variants_t
         assert pins["torch"] == v.torch and pins["torchaudio"] == v.torchaudio == wheels.expected_torchaudio(v.torch)
         if v.from_pypi:  # PyPI serves one CUDA build per release: the one this variant names (measured in the lock)
             assert _cuda_runtime(pins) == wheels.variant_cuda(name), (name, pins["torch"])
+            assert wheels.pypi_variant(v.torch) == name  # the wheel table says the same
         assert wheels.arch_set(v.torch, name) is not None, f"torch_cuda.json has no {v.torch} {name} row"
         assert (4, 43) <= tuple(map(int, pins["transformers"].split(".")[:2])) < (4, 54)  # the DiT's range
         assert pins["huggingface-hub"].startswith("0.")
