@@ -15,7 +15,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 
 CUDA_LIBRARY = re.compile(r"^(nvidia-|cuda-|triton$)")
 PEP691 = "application/vnd.pypi.simple.v1+json"
