@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="engine reachable, version, image present, GPU support")
     _common(s)
-    s.add_argument("--image", help="image to look for (default: [container] image, else drdoctor:cu118)")
+    s.add_argument("--image", help=f"image to look for (default: [container] image, else {DEFAULT_IMAGE})")
     s.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
 
     s = sub.add_parser("pull", help="pull an image from a registry you name, with per-layer progress")
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="build the image from containers/Dockerfile")
     _common(s)
-    s.add_argument("--flavour", help="CUDA flavour: cu118 (default), cu126, cu128 (containers/flavours.toml)")
+    s.add_argument("--flavour", help="CUDA flavour: a CUDA variant of the family with a lock (cu126, cu128, cu130); "
+                   "default: the newest this machine's driver runs")
+    s.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
     s.add_argument("--tag", help="image reference to build (default drdoctor:FLAVOUR)")
     s.add_argument("--context", help="build context (default: this drdoctor checkout)")
     s.add_argument("--file", help="Dockerfile inside the context (default containers/Dockerfile)")
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from doctor.container.request import add_generate_arguments
 
     add_generate_arguments(g)
-    g.add_argument("--image", help="image to run (default: [container] image, else drdoctor:cu118)")
+    g.add_argument("--image", help=f"image to run (default: [container] image, else {DEFAULT_IMAGE})")
     g.add_argument("--output", metavar="DIR", help="host output folder mounted at /out (default: [container] out, else ./out)")
     g.add_argument("--cpu", action="store_true", help="run without the GPU request (slow; on purpose only)")
     g.add_argument("--user", help="UID:GID inside the container (default: yours, so outputs are yours)")
@@ -181,7 +183,7 @@ def cmd_build(args) -> int:
                             "build from a drdoctor source checkout, or pass --context and --file", 2)
     buildargs: dict[str, str] = {}
     flavours = load_flavours() if (args.flavour or args.file is None) else {}
-    flavour = args.flavour or (flavours.get("default") if args.file is None else None)
+    flavour = args.flavour or (_flavour_for_this_driver(args, flavours) if args.file is None else None)
     if flavour:
         buildargs.update(flavour_build_args(flavour, flavours))
     for item in args.build_arg:
@@ -199,6 +201,25 @@ def cmd_build(args) -> int:
         return problem.code
     view.done(result["id"], result["size"])
     return 0
+
+
+def _flavour_for_this_driver(args, flavours: dict) -> str:
+    """The newest flavour the local driver runs (the rule of `container status`); the default for a remote engine
+    or no driver. A driver that starts none is told exactly which driver to install (the image still runs --cpu)."""
+    from doctor.container.flavour_match import fitting_flavour, no_flavour_remedy
+
+    try:
+        local = ep.resolve(args.docker_host).is_local
+    except ep.EndpointError:
+        local = False
+    driver = _host_driver(args) if local else None
+    if driver is None or driver.cuda is None:
+        return flavours["default"]
+    fitting = fitting_flavour(driver, flavours)
+    if fitting is None:
+        print(f"drdoctor: note: {no_flavour_remedy(driver, flavours)}; building the {flavours['default']} flavour",
+              file=sys.stderr, flush=True)
+    return fitting or flavours["default"]
 
 
 def _emit_failure(problem: DockerProblem, json_mode: bool) -> int:

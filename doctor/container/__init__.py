@@ -5,7 +5,7 @@ One idea per module:
   problems.py  engine failures -> one message and its remedy (daemon down, permissions, WSL, no GPU runtime)
   status.py    facts about the engine and the image, and their rendering
   progress.py  per-layer progress of pulls and builds, on a terminal or as JSON lines
-  images.py    pull and build (the CUDA flavour table lives in containers/flavours.toml)
+  images.py    pull and build (the CUDA flavours are the family's locked CUDA variants)
   request.py   `run generate` arguments -> mounts and the runner's arguments inside the container
   launch.py    create, start, stream, stop on Ctrl-C, remove
   view.py      where the runner's events go: the shared run renderer or raw JSON lines

@@ -45,7 +45,7 @@ def _runs(cuda: str, driver: Driver) -> str:
 
 
 def fitting_flavour(driver: Driver, flavours: dict[str, Any]) -> str | None:
-    """The flavour (containers/flavours.toml) with the newest CUDA this driver runs fully, else through
+    """The flavour (doctor.container.images.load_flavours: the family's locked CUDA variants) with the newest CUDA this driver runs fully, else through
     minor-version compatibility; None when it runs none."""
     rows = flavours.get("flavour", {})
     for wanted in ("full", "mvc"):
@@ -53,6 +53,19 @@ def fitting_flavour(driver: Driver, flavours: dict[str, Any]) -> str | None:
         if fitting:
             return max(fitting, key=lambda name: wheels.version_tuple(rows[name]["cuda"]))
     return None
+
+
+def no_flavour_remedy(driver: Driver, flavours: dict[str, Any]) -> str:
+    """What a driver that starts no flavour (before R525: CUDA 11.x) does: the exact driver to install."""
+    from doctor.container.images import oldest_floor
+
+    name, floor = oldest_floor(flavours)
+    rows = flavours["flavour"]
+    each = ", ".join(f"{n} needs {rows[n]['min_driver']}+" for n in sorted(rows))
+    return (f"every flavour of the image needs a newer NVIDIA driver ({each}; this one is {driver.version or '?'}, "
+            f"CUDA {driver.cuda[0]}.{driver.cuda[1]}): install driver {floor} or newer (the R{floor.split('.')[0]} "
+            f"branch or later), then `drdoctor container build --flavour {name}`; until then "
+            "`drdoctor container run generate --cpu` runs it without the GPU")
 
 
 def judge(labels: dict[str, str] | None, driver: Driver | None, flavours: dict[str, Any]) -> Match:
@@ -70,8 +83,10 @@ def judge(labels: dict[str, str] | None, driver: Driver | None, flavours: dict[s
     if runs == "full":
         return Match("ok", seen)
     better = fitting_flavour(driver, flavours)
-    build = (f"build the {better} flavour: `drdoctor container build --flavour {better}`" if better
-             else "no flavour of the image runs on this driver")
+    if better is None:
+        return Match("fail", seen + ": CUDA does not start in this container (the driver is too old for it)",
+                     no_flavour_remedy(driver, flavours))
+    build = f"build the {better} flavour: `drdoctor container build --flavour {better}`"
     if runs == "mvc":
         return Match("warn", seen + ": it runs through minor-version compatibility (eager CUDA code works; code "
                      "compiled at run time may fail)", f"update the NVIDIA driver, or {build}")

@@ -1,21 +1,22 @@
-"""Pull and build the image, with per-layer progress. The CUDA flavour table is `containers/flavours.toml`."""
+"""Pull and build the image, with per-layer progress.
+
+The CUDA flavours are the family's environment variants (doctor/data/families/) that have a CUDA build and a lock:
+the image installs exactly that lock, the one `drdoctor install` uses, so local and container pins are one set.
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from doctor import wheels
 from doctor.container.problems import DockerProblem, api_error_text
 from doctor.container.progress import StreamError, Tracker, follow
 from runner.family import family
 
-DEFAULT_IMAGE = "drdoctor:cu118"
+DEFAULT_IMAGE = "drdoctor:cu126"  # drdoctor:<the default flavour> (a test keeps them equal)
+RETIRED = {"cu118": "PyPI serves no CUDA 11.8 torch, and the image installs only from a lock (torch 2.7 was the "
+                    "last cu118 release, on download.pytorch.org only)"}
 
 
 def source_root() -> Path:
@@ -23,30 +24,67 @@ def source_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
-def load_flavours(path: Path | None = None) -> dict[str, Any]:
-    path = path or source_root() / "containers" / "flavours.toml"
+def load_flavours(family_id: str | None = None) -> dict[str, Any]:
+    """{"default": NAME, "base_image": REF, "flavour": {NAME: row}}: one row per CUDA variant of the family with a
+    lock. The default is the flavour the most drivers start (the lowest driver floor), then the oldest CUDA."""
+    from doctor.install.lock import SpecError, environment_spec
+
+    fam = family(family_id) if family_id else family()
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DockerProblem(
-            "build", f"{path} does not exist", "build from a drdoctor source checkout, or pass --context", 2
-        ) from None
+        spec = environment_spec(fam)
+    except SpecError as exc:
+        raise DockerProblem("build", str(exc), "the image needs a family with an inference environment", 2) from None
+    rows: dict[str, dict[str, Any]] = {}
+    for name, v in spec.variants.items():
+        cuda = wheels.variant_cuda(name)
+        if cuda is None or not v.lock.is_file():
+            continue
+        floor = wheels.driver_requirement(cuda)
+        archs = wheels.arch_set(v.torch, name)
+        try:
+            lock = v.lock.resolve().relative_to(source_root()).as_posix()
+        except ValueError:
+            lock = str(v.lock)  # a family outside this checkout: only a --context that holds it can build it
+        rows[name] = {"cuda": f"{cuda[0]}.{cuda[1]}", "torch": v.torch, "torchaudio": v.torchaudio, "lock": lock,
+                      "index": v.index, "min_driver": wheels.driver_text(floor[1]) if floor else None,
+                      "archs": archs.describe() if archs else None}
+    if not rows:
+        raise DockerProblem("build", f"{fam.path}: no CUDA variant has a lock",
+                            f"generate one: `python -m doctor.install.lock {fam.id}`", 2)
+    default = min(rows, key=lambda n: (wheels.version_tuple(rows[n]["min_driver"] or "0"),
+                                       wheels.version_tuple(rows[n]["cuda"])))
+    return {"default": default, "base_image": spec.container_base, "family": fam.id,
+            "commit": fam.upstream_commit, "flavour": rows}
+
+
+def oldest_floor(flavours: dict[str, Any]) -> tuple[str, str]:
+    """(flavour, driver): the default flavour, the one with the lowest driver floor, and that floor."""
+    name = flavours["default"]
+    return name, flavours["flavour"][name]["min_driver"]
 
 
 def flavour_build_args(flavour: str, flavours: dict[str, Any]) -> dict[str, str]:
     table = flavours.get("flavour", {})
     if flavour not in table:
+        retired = RETIRED.get(flavour)
+        if retired:
+            name, floor = oldest_floor(flavours)
+            raise DockerProblem(
+                "build", f"the {flavour} flavour is no longer built: {retired}",
+                f"with an NVIDIA driver {floor} or newer build `--flavour {name}` (choose one of: "
+                f"{', '.join(sorted(table))}); an older driver runs the image with `container run generate --cpu`", 2)
         raise DockerProblem(
-            "build", f"unknown CUDA flavour {flavour!r}", f"choose one of: {', '.join(sorted(table))}", 2
-        )
+            "build", f"unknown CUDA flavour {flavour!r}",
+            f"choose one of: {', '.join(sorted(table))} (the CUDA variants of {flavours.get('family')} that have a "
+            "lock)", 2)
     row = table[flavour]
     return {
         "FLAVOUR": flavour,
-        "BASE_IMAGE": row["base_image"],
+        "BASE_IMAGE": flavours["base_image"],
+        "LOCK": row["lock"],  # the environment: the family's lock of this variant, installed with --require-hashes
         "TORCH_VERSION": row["torch"],
-        "TORCHAUDIO_VERSION": row["torchaudio"],
         "CUDA_VERSION": row["cuda"],
-        "DIFFRHYTHM_COMMIT": family().upstream_commit,  # the family data is the one place for the pin
+        "DIFFRHYTHM_COMMIT": flavours["commit"],  # the family data is the one place for the pin
     }
 
 

@@ -21,19 +21,25 @@ def drdoctor_argv(ctx: FixContext) -> list[str]:
     return [found] if found else [sys.executable, "-m", "doctor"]
 
 
-def flavour_for(ctx: FixContext) -> str:
-    """The newest flavour of containers/flavours.toml this driver runs; the table's default without a driver."""
-    from doctor.container.flavour_match import Driver, fitting_flavour
+def flavour_for(ctx: FixContext) -> tuple[str | None, str]:
+    """(the newest image flavour this driver runs, or the default without a driver; None when the driver starts
+    none, with what to do)."""
+    from doctor.container.flavour_match import Driver, fitting_flavour, no_flavour_remedy
     from doctor.container.images import load_flavours
 
     flavours = load_flavours()
     driver = Driver(ctx.driver_cuda, ctx.driver_version, wsl=ctx.platform == "wsl2")
-    return (fitting_flavour(driver, flavours) if ctx.driver_cuda else None) or flavours["default"]
+    if not ctx.driver_cuda:
+        return flavours["default"], ""
+    fitting = fitting_flavour(driver, flavours)
+    return fitting, "" if fitting else no_flavour_remedy(driver, flavours)
 
 
 def plan(ctx: FixContext) -> Plan:
     me = drdoctor_argv(ctx)
-    flavour = flavour_for(ctx)
+    flavour, remedy = flavour_for(ctx)
+    if flavour is None:
+        return Plan(FIX_ID, TITLE, blocked=remedy)
     image = f"drdoctor:{flavour}"
     models = ["--models", str(ctx.models_dirs[0])] if ctx.models_dirs else ["--models", "DIR"]
     generate = [*me, "container", "run", "generate", "--image", image, "--lyrics", "SONG.lrc", "--style", "TEXT", *models]

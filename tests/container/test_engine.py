@@ -197,7 +197,7 @@ def test_build_of_the_real_dockerfile_sends_the_small_context_and_the_flavour(en
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     logs = "\n".join(e["text"] for e in lines if e["type"] == "log")
     base_id = engine.client.images.get(busybox_image).id.split(":")[1][:12]
-    assert f"FROM ${{BASE_IMAGE}}\n ---> {base_id}" in logs and "ARG FLAVOUR=cu118" in logs
+    assert f"FROM ${{BASE_IMAGE}}\n ---> {base_id}" in logs and "ARG FLAVOUR" in logs
     assert "not consumed" not in logs  # every flavour build arg is declared
     assert lines[-1]["type"] == "error" and "build of drd-real:test failed" in lines[-1]["message"]
     assert "/bin/bash" in lines[-1]["message"]  # the reason: this base has no bash (the RUN's SHELL)

@@ -43,7 +43,8 @@ def test_status_compares_the_images_cuda_with_the_driver(engine, fake_context, t
     assert old.returncode == 1, old.stdout + old.stderr
     assert "FAIL     CUDA: the image is built for CUDA 12.8 (flavour cu128); the driver 470.82.01 supports CUDA 11.4" \
         in old.stdout
-    assert "drdoctor container build --flavour cu118" in old.stdout  # the flavour this driver runs
+    # no flavour starts on R470: the exact driver to install, then the flavour to build
+    assert "install driver 525.60.13 or newer" in old.stdout and "drdoctor container build --flavour cu126" in old.stdout
     facts = json.loads(drdoctor(["container", "status", "--image", image, "--json", "--nvml-snapshot",
                                  _snapshot(tmp_path, OLD_DRIVER)], engine).stdout)
     assert facts["image"]["labels"]["io.drdoctor.flavour"] == "cu128" and facts["flavour_match"]["status"] == "fail"
@@ -64,11 +65,27 @@ def test_run_refuses_a_flavour_the_driver_cannot_start(gpu_engine, gpu_fake_imag
             "--style", "calm", "--nvml-snapshot", _snapshot(tmp_path, OLD_DRIVER)]
     done = drdoctor(args, gpu_engine)
     assert done.returncode == 3, done.stdout + done.stderr
-    assert "CUDA 12.8" in done.stderr and "470.82.01" in done.stderr and "--flavour cu118" in done.stderr
+    assert "CUDA 12.8" in done.stderr and "470.82.01" in done.stderr and "install driver 525.60.13" in done.stderr
     assert not (out / "runs" / "fake-run").exists()  # nothing ran
     assert drdoctor([*args, "--cpu"], gpu_engine).returncode == 0
     fits = drdoctor([*args[:-1], _snapshot(tmp_path, NEW_DRIVER)], gpu_engine)
     assert fits.returncode == 0, fits.stderr
+
+
+def test_build_takes_the_flavour_this_driver_runs_and_tells_an_old_driver_what_to_install(engine, busybox_image,
+                                                                                         tmp_path, drdoctor):
+    """No --flavour: the newest flavour the local driver runs (R570 -> cu128); R470 runs none, so the build says
+    which driver to install and builds the default one (it still runs --cpu). The busybox base stops the build at
+    its first RUN (no bash): the flavour is read from the tag and the logs."""
+    base = ["container", "build", "--build-arg", f"BASE_IMAGE={busybox_image}", "--json", "--nvml-snapshot"]
+    new = drdoctor([*base, _snapshot(tmp_path, NEW_DRIVER)], engine)
+    assert "drdoctor:cu128" in new.stdout and "note:" not in new.stderr, new.stdout + new.stderr
+    old = drdoctor([*base, _snapshot(tmp_path, OLD_DRIVER)], engine)
+    assert "drdoctor:cu126" in old.stdout, old.stdout
+    assert "note: every flavour of the image needs a newer NVIDIA driver" in old.stderr
+    assert "install driver 525.60.13 or newer" in old.stderr and "--cpu" in old.stderr
+    retired = drdoctor(["container", "build", "--flavour", "cu118"], engine)
+    assert retired.returncode == 2 and "the cu118 flavour is no longer built" in retired.stderr + retired.stdout
 
 
 def test_pull_needs_an_image_the_user_names(engine, drdoctor):

@@ -1,5 +1,6 @@
-"""The image files that cannot be built here (no CUDA base image is reachable): containers/Dockerfile is
-linted with hadolint and parsed; containers/flavours.toml, compose.yaml and .dockerignore are checked."""
+"""The image files that cannot be built here (no base image and no github.com are reachable): containers/Dockerfile
+is linted with hadolint and parsed; the flavours (the family's locked CUDA variants), compose.yaml and
+.dockerignore are checked."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from doctor.container.images import load_flavours
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "containers" / "Dockerfile"
-FLAVOURS = tomllib.loads((REPO / "containers" / "flavours.toml").read_text())
+FLAVOURS = load_flavours()
 MIRROR = Path("/work/.mirror/ASLP-lab+DiffRhythm/repo")
 
 
@@ -62,75 +64,101 @@ def test_hadolint_passes():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_base_image_is_the_default_flavour_of_the_official_pytorch_runtime_images():
+def test_base_image_is_the_familys_plain_python():
+    from doctor.install.lock import environment_spec
+    from runner.family import family
+
+    spec = environment_spec(family())
     defaults = arg_defaults()
     assert INSTR[0] == ("ARG", f"BASE_IMAGE={defaults['BASE_IMAGE']}")  # the ARG before FROM
     assert args_of("FROM") == ["${BASE_IMAGE}"]
-    row = FLAVOURS["flavour"][FLAVOURS["default"]]
-    assert FLAVOURS["default"] == "cu118" == defaults["FLAVOUR"]
-    assert defaults["BASE_IMAGE"] == row["base_image"]
-    assert defaults["TORCH_VERSION"] == row["torch"] and defaults["TORCHAUDIO_VERSION"] == row["torchaudio"]
-    assert defaults["CUDA_VERSION"] == row["cuda"]
+    # the torch wheels bring their CUDA libraries: a plain Python of the lock's version, no CUDA/pytorch image
+    assert defaults["BASE_IMAGE"] == spec.container_base == FLAVOURS["base_image"]
+    assert spec.container_base.startswith(f"python:{spec.python}-")
 
 
-def test_flavour_table_rows_are_consistent():
+def test_flavours_are_the_familys_cuda_variants_that_have_a_lock():
+    from doctor import wheels
+    from doctor.install.lock import environment_spec
+    from runner.family import family
+
+    assert not (REPO / "containers" / "flavours.toml").exists()  # no second table to drift
+    variants = environment_spec(family()).variants
     rows = FLAVOURS["flavour"]
-    assert {"cu118", "cu128"} <= set(rows)
+    assert set(rows) == {n for n, v in variants.items() if wheels.variant_cuda(n) and v.lock.is_file()}
+    assert {"cu126", "cu128", "cu130"} <= set(rows) and "cu118" not in rows and "cpu" not in rows
     for name, row in rows.items():
-        cuda = row["cuda"]
-        assert name == "cu" + cuda.replace(".", "")
-        assert row["base_image"] == f"pytorch/pytorch:{row['torch']}-cuda{cuda}-cudnn9-runtime"
-        assert row["torchaudio"] == row["torch"]  # exact pair up to 2.11 (TORCH_CUDA.md)
-    assert "sm_120" in rows["cu128"]["archs"] and "sm_120" not in rows["cu118"]["archs"]  # Blackwell: cu128+
-    # torch 2.7 is the last cu118 release and the first cu128 one (TORCH_CUDA.md section 3)
-    assert rows["cu118"]["torch"].startswith("2.7.") and rows["cu128"]["torch"].startswith("2.7.")
+        v = variants[name]
+        assert (row["torch"], row["torchaudio"], row["lock"]) == (v.torch, v.torchaudio, v.lock.relative_to(REPO).as_posix())
+        assert row["cuda"] == "{}.{}".format(*wheels.variant_cuda(name))
+    assert "sm_120" in rows["cu128"]["archs"] and "sm_120" not in rows["cu126"]["archs"]  # Blackwell: cu128+
+    assert rows["cu126"]["min_driver"] == rows["cu128"]["min_driver"] == "525.60.13" and rows["cu130"]["min_driver"] == "580"
+    assert FLAVOURS["default"] == "cu126"  # the lowest driver floor, then the oldest CUDA
 
 
 def test_flavours_become_build_args():
     from doctor.container.images import DEFAULT_IMAGE, flavour_build_args
-
-    assert DEFAULT_IMAGE == f"drdoctor:{FLAVOURS['default']}"  # what `build` tags and `run` uses by default
     from doctor.container.problems import DockerProblem
 
+    assert DEFAULT_IMAGE == f"drdoctor:{FLAVOURS['default']}"  # what `build` tags and `run` uses by default
     args = flavour_build_args("cu128", FLAVOURS)
-    assert args["BASE_IMAGE"].endswith("cuda12.8-cudnn9-runtime") and args["FLAVOUR"] == "cu128"
-    assert set(args) <= set(arg_defaults())  # every build arg is declared in the Dockerfile
+    assert args["FLAVOUR"] == "cu128" and args["LOCK"] == "doctor/data/families/diffrhythm-1.2/cu128.txt"
+    assert (args["TORCH_VERSION"], args["CUDA_VERSION"]) == ("2.10.0", "12.8")
+    assert (REPO / args["LOCK"]).is_file()
+    assert set(args) == set(arg_defaults())  # every build arg is declared in the Dockerfile, and every ARG is passed
     with pytest.raises(DockerProblem, match="unknown CUDA flavour"):
         flavour_build_args("cu999", FLAVOURS)
+    with pytest.raises(DockerProblem, match="cu118 flavour is no longer built") as retired:
+        flavour_build_args("cu118", FLAVOURS)
+    assert "525.60.13 or newer build `--flavour cu126`" in retired.value.remedy and "--cpu" in retired.value.remedy
 
 
-def test_python_packages_are_pinned():
-    runs = " ".join(args_of("RUN"))
-    specs = []
-    commands = [c for run in args_of("RUN") for c in re.findall(r"pip install ([^&]*)", run)]
-    for command in commands:
-        for token in shlex.split(command):
-            if not token.startswith("-") and not token.startswith("https://"):
-                specs.append(token)
-    names = {}
-    for spec in specs:
-        if spec.startswith("/opt/drdoctor"):
-            continue
-        assert "==" in spec, f"{spec} is not pinned"
-        name, _, version = spec.partition("==")
-        names[name.lower()] = version
-    assert names["torch"] == "${TORCH_VERSION}" and names["torchaudio"] == "${TORCHAUDIO_VERSION}"
-    assert names["transformers"] in ("4.49.0", "4.53.3")  # upstream's DiT breaks from 4.54 (DIFFRHYTHM.md)
-    for needed in ("muq", "phonemizer", "x-transformers", "torchdiffeq", "librosa", "pypinyin", "jieba",
-                   "cn2an", "onnxruntime", "py3langid", "unidecode", "inflect"):
-        assert needed in names, needed
-    assert "espeak-ng" in runs
+def test_the_environment_is_the_flavours_lock_with_hashes_and_no_pins_of_its_own():
+    runs = args_of("RUN")
+    text = " ".join(a for k, a in INSTR if k != "LABEL")
+    assert "COPY ${LOCK} /opt/drdoctor/environment.lock" in [f"COPY {c}" for c in args_of("COPY")]
+    installs = [" ".join(c.split()) for run in runs for c in re.findall(r"pip install ([^&]*)", run)]
+    assert installs == [
+        "--no-cache-dir --disable-pip-version-check --no-deps --require-hashes -r /opt/drdoctor/environment.lock",
+        "--no-cache-dir --disable-pip-version-check --no-deps /opt/drdoctor"]
+    assert not re.search(r"[A-Za-z][\w.-]*==\d", text)  # no package pinned here
+    assert not re.search(r"\b\d+\.\d+\.\d+\b|cu1\d\d|download\.pytorch\.org|pytorch/pytorch", text)  # nor torch/CUDA
+    assert [a for a in args_of("ARG") if "=" in a] == [f"BASE_IMAGE={arg_defaults()['BASE_IMAGE']}"]
+    install = next(r for r in runs if "--require-hashes" in r)
+    # before the install: the lock is this flavour's; after it: torch is the flavour's CUDA build
+    assert len([c for c in install.split(" && ") if c.strip().startswith("grep -q")]) == 2
+    assert "torch.version.cuda" in install and "('${TORCH_VERSION}', '${CUDA_VERSION}')" in install
+    assert "pip check" in install
+    assert "espeak-ng" in " ".join(runs)
+    # a bare `docker build` (no arguments) stops first, naming the command that passes them
+    assert "drdoctor container build --flavour NAME" in runs[0] and "exit 2" in runs[0]
+
+
+def test_the_dockerfiles_lock_check_passes_each_flavours_lock_and_refuses_another():
+    """The install RUN's greps, run by bash on the real locks with the build args a flavour gets."""
+    from doctor.container.images import flavour_build_args
+
+    install = next(r for r in args_of("RUN") if "--require-hashes" in r)
+    greps = [c.strip() for c in install.split(" && ") if c.strip().startswith("grep -q")]
+    names = sorted(FLAVOURS["flavour"])
+    for name, other in zip(names, names[1:] + names[:1]):
+        args = flavour_build_args(name, FLAVOURS)
+        env = {"PATH": "/usr/bin:/bin", "FLAVOUR": name, "TORCH_VERSION": args["TORCH_VERSION"]}
+        for lock, ok in ((REPO / args["LOCK"], True), (REPO / flavour_build_args(other, FLAVOURS)["LOCK"], False)):
+            script = " && ".join(greps).replace("/opt/drdoctor/environment.lock", str(lock))
+            done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, timeout=30)
+            assert (done.returncode == 0) is ok, (name, lock.name)
 
 
 def test_diffrhythm_checkout_is_a_pinned_commit_archive():
     from doctor.container.images import flavour_build_args
     from runner.family import family
 
-    commit = arg_defaults()["DIFFRHYTHM_COMMIT"]
-    # one pin: every build passes the family file's commit; the Dockerfile's default (for a bare docker build) agrees
-    assert flavour_build_args("cu128", FLAVOURS)["DIFFRHYTHM_COMMIT"] == family().upstream_commit == commit
+    # one pin: every build passes the family file's commit; the Dockerfile has no default of its own
+    commit = flavour_build_args("cu128", FLAVOURS)["DIFFRHYTHM_COMMIT"]
+    assert commit == family().upstream_commit and "DIFFRHYTHM_COMMIT" in arg_defaults()
+    assert arg_defaults()["DIFFRHYTHM_COMMIT"] == ""
     assert re.fullmatch(r"[0-9a-f]{40}", commit)
-    assert commit.startswith("28ad63c")
     if MIRROR.exists():
         head = subprocess.run(["git", "-C", str(MIRROR), "rev-parse", "HEAD"], capture_output=True, text=True)
         assert head.stdout.strip() == commit
@@ -154,8 +182,11 @@ def test_user_entrypoint_env_and_no_models_inside():
 
 def test_compose_service_reserves_the_gpu_and_mounts_like_the_cli():
     text = (REPO / "containers" / "compose.yaml").read_text()
+    from doctor.container.images import DEFAULT_IMAGE
+
+    assert f"image: ${{DRDOCTOR_IMAGE:-{DEFAULT_IMAGE}}}" in text and "build:" not in text  # built by drdoctor only
     for needed in ("driver: nvidia", "count: all", "capabilities: [gpu]", "network_mode: none",
-                   "target: /models\n        read_only: true", "target: /out", "containers/Dockerfile",
+                   "target: /models\n        read_only: true", "target: /out", "drdoctor container build",
                    "- /out/runs", "deploy:\n      resources:\n        reservations:\n          devices:"):
         assert needed in text, needed
 
@@ -167,4 +198,6 @@ def test_dockerignore_keeps_the_context_small():
                 if line.strip() and not line.startswith("#")]
     files = exclude_paths(str(REPO), patterns, dockerfile="containers/Dockerfile")
     assert "pyproject.toml" in files and "runner/events.py" in files and "doctor/cli.py" in files
+    for row in FLAVOURS["flavour"].values():  # the lock each flavour COPYs
+        assert row["lock"] in files, row["lock"]
     assert not [f for f in files if f.startswith((".venv/", "tests/", ".git/", "runs/")) or "__pycache__" in f]

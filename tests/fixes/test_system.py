@@ -62,11 +62,13 @@ def test_container_use_builds_the_image_in_the_flavour_this_driver_runs():
     assert build.argv == (sys.executable, "-m", "doctor", "container", "build", "--flavour", "cu128")
     assert any("container run generate --image drdoctor:cu128" in note and "--models /data/models" in note
                for note in plan.notes)
+    # no flavour starts on a pre-R525 driver (the image installs PyPI's CUDA 12/13 builds): the exact driver to get
     old_driver = plan_for("container.use", FixContext(which=_which({"drdoctor": "/usr/local/bin/drdoctor"}),
                                                       driver_cuda=(11, 4), driver_version="470.82.01"))
-    assert old_driver.steps[0].argv == ("/usr/local/bin/drdoctor", "container", "build", "--flavour", "cu118")
+    assert not old_driver.steps and "install driver 525.60.13 or newer" in old_driver.blocked
+    assert "this one is 470.82.01, CUDA 11.4" in old_driver.blocked and "--cpu" in old_driver.blocked
     r535 = plan_for("container.use", FixContext(driver_cuda=(12, 2), driver_version="535.104.05"))
-    assert r535.steps[0].argv[-1] == "cu118"  # cu126 would run through minor-version compatibility only
+    assert r535.steps[0].argv[-1] == "cu128"  # through minor-version compatibility: the newest CUDA 12 flavour
     assert plan_for("container.use", FixContext(container_ready=True)).empty
 
 
