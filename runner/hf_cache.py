@@ -14,6 +14,7 @@ hub cache (`runner.locations.hf_hub_cache`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from runner import locations
 from runner.family import WeightFile, WeightRole
 from runner.weight_files import Verdict, judge
 
+CHUNK = 1 << 20
 PARTIAL_NAME = re.compile(r"^(?P<blob>[0-9a-f]{40}|[0-9a-f]{64})(?:\.(?P<process>[0-9a-f]{8}))?\.incomplete$")
 
 
@@ -254,3 +256,57 @@ def usable(copy: Copy) -> bool:
 def best(found: Found) -> Copy | None:
     """The first copy, in search order, whose every file is usable."""
     return next((c for c in found.copies if usable(c)), None)
+
+
+def git_blob_sha1(path: Path) -> str:
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    feed(digest, path)
+    return digest.hexdigest()
+
+
+def feed(digest, path: Path) -> None:
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+
+
+def file_digest(path: Path, etag: str) -> str:
+    """The hash an ETag names: SHA-256 for 64 hex digits, git's blob SHA-1 for 40."""
+    if len(etag) == 40:
+        return git_blob_sha1(path)
+    digest = hashlib.sha256()
+    feed(digest, path)
+    return digest.hexdigest()
+
+
+def matches_pins(path: Path, wanted: WeightFile, verify: bool = False) -> bool:
+    """The family's size and sha256 of a found file, where the family knows them. In a cache a blob's name is its
+    ETag (the sha256 of an LFS file, git's SHA-1 of a small one), so a blob of another name is another file;
+    `verify` hashes the bytes instead of trusting the name. A file found under an alternative name has no pins."""
+    if path.name != Path(wanted.name).name:
+        return True
+    try:
+        blob = path.resolve(strict=True)
+        size = blob.stat().st_size
+    except (OSError, RuntimeError):
+        return False
+    if wanted.size is not None and size != wanted.size:
+        return False
+    name = blob.name
+    if wanted.sha256 and len(name) == 64 and name != wanted.sha256:
+        return False
+    if verify or (wanted.sha256 is None and len(name) not in (40, 64)):
+        expected = wanted.sha256 or name
+        return len(expected) in (40, 64) and file_digest(blob, expected) == expected
+    return True
+
+
+def complete_in_cache(role: WeightRole, wanted: WeightFile, cache: Path, verify: bool = False) -> Path | None:
+    """Where one file of a role is complete in one Hugging Face cache: the path find() finds there for it, in its
+    search order, usable by its format (the doctor's and the runner's judgement) and matching the family's pins.
+    The installer's "already downloaded?"; None when it is not."""
+    for copy in find(role, Places(caches=(cache,))).copies:
+        path = copy.files.get(wanted.name)
+        if path is not None and judge(path, wanted).ok and matches_pins(path, wanted, verify):
+            return path
+    return None

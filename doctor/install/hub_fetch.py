@@ -27,7 +27,8 @@ from doctor.install.progress import Events, FileProgress
 from doctor.units import gib
 from runner import hf_cache
 from runner.atomic import atomic_path, symlink_atomic
-from runner.hf_cache import repo_folder
+from runner.family import WeightFile, WeightRole
+from runner.hf_cache import feed, file_digest, repo_folder
 
 CHUNK = 1 << 20
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -43,11 +44,30 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Wanted:
-    repo: str
-    name: str
-    revision: str = "main"
-    size: int | None = None
-    sha256: str | None = None
+    """One file of a family's weight role."""
+
+    role: WeightRole
+    file: WeightFile
+
+    @property
+    def repo(self) -> str:
+        return self.role.repo
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+    @property
+    def revision(self) -> str:
+        return self.role.revision
+
+    @property
+    def size(self) -> int | None:
+        return self.file.size
+
+    @property
+    def sha256(self) -> str | None:
+        return self.file.sha256
 
 
 @dataclass(frozen=True)
@@ -57,63 +77,13 @@ class Fetched:
     fetched_bytes: int   # bytes that came over the network this time
 
 
-def git_blob_sha1(path: Path) -> str:
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    _feed(digest, path)
-    return digest.hexdigest()
-
-
-def _feed(digest, path: Path) -> None:
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-
-
-def file_digest(path: Path, etag: str) -> str:
-    """The hash the ETag names: SHA-256 for 64 hex digits, git's blob SHA-1 for 40."""
-    if len(etag) == 40:
-        return git_blob_sha1(path)
-    digest = hashlib.sha256()
-    _feed(digest, path)
-    return digest.hexdigest()
+def present(cache: Path, wanted: Wanted, verify: bool) -> Path | None:
+    """The file complete in the cache, by the one resolver's judgement (runner.hf_cache.complete_in_cache)."""
+    return hf_cache.complete_in_cache(wanted.role, wanted.file, cache, verify)
 
 
 def pointer_path(cache: Path, wanted: Wanted, commit: str) -> Path:
     return repo_folder(cache, wanted.repo) / "snapshots" / commit / wanted.name
-
-
-def local_commit(cache: Path, wanted: Wanted) -> str | None:
-    """The commit the cache holds for the wanted revision, without the network."""
-    if COMMIT.fullmatch(wanted.revision):
-        return wanted.revision
-    ref = repo_folder(cache, wanted.repo) / "refs" / wanted.revision
-    try:
-        return ref.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
-def present(cache: Path, wanted: Wanted, verify: bool) -> Path | None:
-    """The cached copy when it is complete: its blob has the family's size and sha256 (the blob's name, or
-    its bytes when `verify`); None otherwise."""
-    commit = local_commit(cache, wanted)
-    if commit is None:
-        return None
-    pointer = pointer_path(cache, wanted, commit)
-    try:
-        blob = pointer.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not blob.is_file() or (wanted.size is not None and blob.stat().st_size != wanted.size):
-        return None
-    name = blob.name
-    if wanted.sha256 and len(name) == 64 and name != wanted.sha256:
-        return None
-    if verify or (wanted.sha256 is None and len(name) not in (40, 64)):
-        expected = wanted.sha256 or name
-        if file_digest(blob, expected if len(expected) in (40, 64) else "x" * 64) != expected:
-            return None
-    return pointer
 
 
 def partials(cache: Path, repo: str, etag: str) -> list[Path]:
@@ -235,7 +205,7 @@ def _download(url: str, wanted: Wanted, etag: str, size: int, cache: Path, event
         raise FetchError("space", f"{name} needs {gib(size - start)} more in {blobs}, only {gib(free)} is free")
     digest = hashlib.sha1(f"blob {size}\0".encode()) if len(etag) == 40 else hashlib.sha256()
     if start:
-        _feed(digest, partial)
+        feed(digest, partial)
     progress = FileProgress(wanted.repo, wanted.name, size, start, events, out)
     if start:
         out.write(f"    {wanted.name}: continuing the partial download at {gib(start)} of {gib(size)}\n")

@@ -268,8 +268,7 @@ def weights_size(opts: InstallOptions, cache: Path) -> tuple[list, int, bool]:
     known = all(w.size is not None for w in todo)
     need = 0
     for w in todo:
-        role = next(r for r in opts.family.weights if r.repo == w.repo)
-        need += w.size if w.size is not None else role.file(w.name).min_bytes
+        need += w.size if w.size is not None else w.file.min_bytes
     return todo, need, known
 
 

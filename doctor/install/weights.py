@@ -37,7 +37,7 @@ OFFLINE_ROUTES = (
 def wanted_files(family, optional: bool = False) -> list[Wanted]:
     """Every file the family's roles need (the required roles, plus the optional ones when asked)."""
     return [
-        Wanted(role.repo, f.name, role.revision, f.size, f.sha256)
+        Wanted(role, f)
         for role in family.weights if role.required or optional
         for f in role.files
     ]
