@@ -95,14 +95,26 @@ def collect(endpoint: Endpoint, image: str | None, timeout: float = 10.0,
         status.gpu = gpu_support(info)
         if image:
             status.image = image_facts(client, image)
-            if status.image.present:
-                from doctor.container.images import load_flavours
+            from doctor.container.images import load_flavours
 
-                found = driver() if driver else None
+            found = driver() if driver else None
+            if status.image.present:
                 status.flavour_match = judge(status.image.labels, found, load_flavours()).to_json()
+            elif found is not None and found.cuda is not None:
+                status.flavour_match = unfit_driver(found, load_flavours())
     finally:
         client.close()
     return status
+
+
+def unfit_driver(driver, flavours: dict) -> dict | None:
+    """For a missing image: a local driver that starts no flavour is told now which driver to install."""
+    from doctor.container.flavour_match import Match, fitting_flavour, no_flavour_remedy
+
+    if fitting_flavour(driver, flavours) is not None:
+        return None
+    return Match("fail", f"the driver {driver.version} supports CUDA {driver.cuda[0]}.{driver.cuda[1]}: no flavour "
+                 "of the image starts on it", no_flavour_remedy(driver, flavours)).to_json()
 
 
 def render(status: Status) -> list[str]:
@@ -141,4 +153,7 @@ def render(status: Status) -> list[str]:
             lines.append("  fix:     `drdoctor fix container.use` builds it in the flavour this driver runs "
                          "(drdoctor's image is built, not published); `drdoctor container pull IMAGE` takes one "
                          "from a registry you name")
+            match = status.flavour_match or {}
+            if match:
+                lines.append(f"  FAIL     CUDA: {match['message']}\n  fix:     {match['remedy']}")
     return lines

@@ -53,6 +53,12 @@ def test_status_compares_the_images_cuda_with_the_driver(engine, fake_context, t
     missing = drdoctor(["container", "status", "--image", "drd-none:1", "--nvml-snapshot",
                         _snapshot(tmp_path, OLD_DRIVER)], engine)
     assert missing.returncode == 1 and "`drdoctor fix container.use` builds it" in missing.stdout, missing.stdout
+    # R470 starts no flavour: the missing image's status already names the driver to install
+    assert "FAIL     CUDA: the driver 470.82.01 supports CUDA 11.4: no flavour of the image starts on it" in missing.stdout
+    assert "install driver 525.60.13 or newer" in missing.stdout
+    fine = drdoctor(["container", "status", "--image", "drd-none:1", "--nvml-snapshot", _snapshot(tmp_path, NEW_DRIVER)],
+                    engine)
+    assert "CUDA:" not in fine.stdout, fine.stdout
 
 
 def test_run_refuses_a_flavour_the_driver_cannot_start(gpu_engine, gpu_fake_image, fake_context, dirs, tmp_path,
