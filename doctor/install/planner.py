@@ -233,13 +233,16 @@ def plan_environment(opts: InstallOptions, spec: EnvironmentSpec, variant: str, 
              (", the checkout's model code" if spec.checkout_import else "") + ")")
     if env_mod.up_to_date(layout.venv, lock) and not opts.repair:
         return Plan(fix_id, title, notes=notes, done_reason=f"{layout.venv} was built from this lock and checked")
-    if v.disk_bytes:
+    weighed = _lock_bytes(v.lock)
+    need, how = (v.disk_bytes, "about {} for the environment (measured)") if v.disk_bytes else (
+        (sum(weighed), "at least {} for the environment (its torch and CUDA-library wheels; unpacked it is more)")
+        if weighed else (None, ""))
+    if need:
         where = _existing(layout.root)
         free = shutil.disk_usage(where).free
-        notes += (f"space: about {gib(v.disk_bytes)} for the environment (measured), {gib(free)} free in {where}",)
-        if v.disk_bytes > free:
-            return Plan(fix_id, title, notes=notes, blocked=f"too little space: the environment takes about "
-                        f"{gib(v.disk_bytes)}, {gib(free)} is free in {where}")
+        notes += (f"space: {how.format(gib(need))}, {gib(free)} free in {where}",)
+        if need > free:
+            return Plan(fix_id, title, notes=notes, blocked=f"too little space: {notes[-1].removeprefix('space: ')}")
     if checkout is None and spec.checkout_import:
         return Plan(fix_id, title, notes=notes, blocked="needs the checkout first (its model code is part of the "
                     "import check)")

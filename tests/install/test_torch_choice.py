@@ -120,6 +120,13 @@ def test_dry_run_json_and_text_carry_the_choice_and_the_environment_is_not_block
     assert "torch build: no working NVIDIA driver found: torch will compute on the CPU" in text
     assert "what that costs:" in text and "--variant cpu" in text
     assert not (tmp_path / "data").exists()  # a dry run writes nothing
+    # cu128 has no measured environment size: its lock's measured wheels are the floor of the space check
+    blackwell = subprocess.run([*argv[:-1], str(MACHINES / "blackwell_r570.json"), "--json"], capture_output=True,
+                               text=True, env=env, cwd=REPO, timeout=120)
+    part = next(p for p in json.loads(blackwell.stdout)["parts"] if p["fix"] == "install.environment")
+    weighed = read_header(environment_spec(family("diffrhythm-1.2")).variants["cu128"].lock)["wheel_bytes"]
+    floor = (weighed["torch"] + weighed["cuda_libraries"]) / 2**30
+    assert any(n.startswith(f"space: at least {floor:.1f} GiB for the environment") for n in part["notes"]), part
 
 
 @pytest.mark.parametrize("bad", ["--compute-capability 8.6", "--driver-cuda twelve"])
