@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="song.wav", metavar="SONG.wav")
     p.add_argument("--container", action="store_true", help="preselect running in the CUDA container")
     p.add_argument("--no-checkup", action="store_true", help="do not start the checkup when the app opens")
-    p.add_argument("--mode", choices=("checkup", "generate", "runs"), default=None, help="screen to open on")
+    p.add_argument("--mode", choices=("checkup", "generate", "runs", "install"), default=None, help="screen to open on")
     return p
 
 

@@ -1,0 +1,254 @@
+"""Install DiffRhythm in the app: the installer's plan, consent, the install with live progress, cancel and resume.
+
+Against tests/install's real stand-ins: a local git repository as upstream, the Hub's protocol on 127.0.0.1
+(the real huggingface_hub client through HF_ENDPOINT), small real wheels; the app runs the real
+`drdoctor install` subprocess and the real checkup."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+from textual.widgets import Static
+
+from doctor.findings import Status
+from doctor.tui.app import DrDoctorApp
+from doctor.tui.options import TuiOptions
+from doctor.tui.screens.checkup import CheckupScreen
+from doctor.tui.screens.install import InstallScreen
+from doctor.tui.screens.install_consent import InstallConsent
+from doctor.tui.widgets.download_progress import DownloadBars
+from install_fixtures import hub, install, light, upstream, use_env, wheelhouse  # noqa: F401 - fixtures
+from tuitools import toasts, wait_until
+
+VAE = ("ASLP-lab/DiffRhythm-vae", "vae_model.pt")
+
+
+def text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under root with its size and mtime (links by their target)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        out[str(path.relative_to(root))] = (path.is_symlink() and str(path.readlink()), st.st_size, st.st_mtime_ns)
+    return out
+
+
+def recorded(env) -> dict:
+    path = Path(env["DRDOCTOR_CONFIG"])
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def app_for(*install_args: str, autostart: bool = False) -> DrDoctorApp:
+    options = TuiOptions(autostart_checkup=autostart, install_args=["--torch-variant", "cpu", *install_args])
+    return DrDoctorApp(options, mode="install")
+
+
+async def planned(pilot) -> InstallScreen:
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.plan is not None and not screen.planning)
+    return screen
+
+
+async def install_and_wait(pilot, screen: InstallScreen, timeout: float = 120) -> int:
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: screen.running, timeout=30)
+    await wait_until(pilot, lambda: not screen.running, timeout=timeout)
+    await wait_until(pilot, lambda: not screen.checking, timeout=60)
+    await pilot.pause()
+    return screen.state.exit_code
+
+
+async def test_the_plan_is_the_installers_and_changes_nothing(light, wheelhouse, tmp_path, monkeypatch):
+    family, env = light
+    env = {**env, "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)}
+    use_env(monkeypatch, env)
+    before = tree(tmp_path)
+    async with app_for().run_test(size=(100, 40)) as pilot:
+        await planned(pilot)
+        shown = text(pilot.app, "#install-plan")
+    assert tree(tmp_path) == before
+    # the same plan as `drdoctor install --dry-run --json`: facts, and each part's state, reason and notes
+    cli = subprocess.run([sys.executable, "-m", "doctor", "install", "--dry-run", "--json", "--torch-variant", "cpu"],
+                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    plan = json.loads(cli.stdout)
+    free = re.compile(r"[\d.]+ [KMGT]?i?B free")  # the disk's free space moves between the two plans
+    for fact in plan["facts"]:
+        assert fact in shown
+    for part in plan["parts"]:
+        assert f"{part['fix']}: {part['title']}" in shown
+        for note in part["notes"]:
+            assert free.sub("", note) in free.sub("", shown)
+        if part["reason"]:
+            assert part["reason"] in shown
+        for step in part["steps"]:
+            assert step["description"] in shown
+    commit = family.data["upstream"]["commit"]
+    data = tmp_path / "data" / "diffrhythm-1.2"
+    assert f"at {commit}" in shown and str(data / "checkout") in shown and str(data / "env") in shown
+    assert "torch build: --torch-variant cpu" in shown
+    assert "ddtiny-alpha==1.0, ddtiny-beta==1.0" in shown
+    for (repo, name), content in family.files.items():
+        assert f"{repo} {name}  {len(content)} B  to download" in shown
+    total = sum(len(c) for c in family.files.values())
+    assert f"space: {total / 1024:.1f} KiB needed" in shown and "free in" in shown
+    assert "needs no espeak-ng" in shown
+
+
+async def test_declined_consent_changes_nothing(light, hub, tmp_path, monkeypatch):
+    _, env = light
+    use_env(monkeypatch, env)
+    before = tree(tmp_path)
+    # packages from an index (not a local wheel folder): building the environment is a download over 1 GB
+    app = app_for("--index-url", f"{hub.url}/simple")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await planned(pilot)
+        assert "asks first: install.environment downloads over 1 GB" in text(app, "#install-plan")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallConsent))
+        body = text(app, "#consent-body")
+        assert "install.environment downloads over 1 GB" in body and "nothing is downloaded" in body
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen and "nothing was changed" in toasts(app))
+        assert screen.process is None and not screen.running
+    assert tree(tmp_path) == before
+    assert not [e for e in hub.log if e[0] == "GET"]
+
+
+async def test_a_full_install_shows_live_progress_then_the_checkup_is_ok(tmp_path, upstream, hub, wheelhouse,
+                                                                          monkeypatch):
+    index, links = install.torch_sources()
+    family = install.make_family(tmp_path, upstream, hub, inputs="numpy\nddtiny-beta\n",
+                                 import_check=["numpy", "ddtiny_beta"], checkout_import=True, torch="2.13.0",
+                                 index_url=index, find_links=[*links, str(wheelhouse)],
+                                 files=install.weight_bytes(tmp_path, real_networks=True))
+    use_env(monkeypatch, install.clean_env(tmp_path, hub.url))
+    biggest = max(len(c) for c in family.files.values())
+    hub.rate = biggest / 1.6  # the biggest file takes 1.6 s: its progress is reported (each second) while it comes
+    args = ["--index-url", index] + [a for link in [*links, str(wheelhouse)] for a in ("--find-links", link)]
+    app = app_for(*args)
+    seen: list[str] = []
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await planned(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.running, timeout=30)
+        while screen.running:
+            rows = screen.query_one(DownloadBars).text()
+            seen += [row for row in rows if "/s, ETA" in row and "(100.0%)" not in row]
+            parts = text(app, "#install-parts")
+            if "install.weights" in parts and "running" in parts.split("install.weights", 1)[1].split("\n")[0]:
+                seen.append("weights running")
+            await pilot.pause(0.1)
+        await wait_until(pilot, lambda: not screen.checking, timeout=60)
+        await pilot.pause()
+        assert screen.state.exit_code == 0, "\n".join(pilot.app.screen.query_one("#install-log").lines)
+        assert "weights running" in seen
+        assert any("MiB" in row or "KiB" in row for row in seen), seen  # bytes, rate and ETA, live
+        parts = text(app, "#install-parts")
+        for part in ("install.checkout", "install.environment", "install.weights", "install.config"):
+            assert f"{part:<20} applied" in parts, parts
+        outcome = text(app, "#install-outcome")
+        assert "DiffRhythm is installed. Make your first song:" in outcome and " generate --lyrics " in outcome
+        # the checkup ran again in the app and finds what was installed, with no flags
+        findings = {f.id: f for f in app.report.findings}
+        for check_id in ("models.checkout", "torch.build", "models.cfm", "models.vae"):
+            assert findings[check_id].status is Status.OK, (check_id, findings[check_id])
+            assert f"✓ ok   {check_id}" in outcome
+        data = tmp_path / "data" / "diffrhythm-1.2"
+        assert str(data / "checkout") in findings["models.checkout"].title
+        assert str(data / "env" / "bin" / "python") in findings["torch.build"].title
+    for (repo, name), content in family.files.items():
+        assert len(hub.gets(repo, name)) == 1
+
+
+async def test_hub_unreachable_is_named_and_nothing_is_recorded_for_it(light, wheelhouse, tmp_path, monkeypatch):
+    _, env = light
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    use_env(monkeypatch, {**env, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)})
+    app = app_for()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await planned(pilot)
+        why = f"the Hugging Face Hub (HF_ENDPOINT) cannot be reached: http://127.0.0.1:{port}"
+        shown = text(app, "#install-plan")
+        assert f"cannot reach: {why}" in shown and "--models DIR" in shown and "container" in shown
+        assert await install_and_wait(pilot, screen) == 3
+        assert "something could not be reached" in text(app, "#install-title")
+        outcome = text(app, "#install-outcome")
+        assert f"install.weights blocked: {why}" in outcome and "--models DIR" in outcome
+        assert "not complete yet: weights" in outcome
+        assert "install.environment    applied" not in outcome  # only what stopped is listed there
+    assert "models" not in recorded(env) and "python" in recorded(env)["diffrhythm"]  # kept what it could do
+
+
+async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_continues_it(tmp_path, upstream, hub,
+                                                                                       wheelhouse, monkeypatch):
+    family = install.make_family(tmp_path, upstream, hub, inputs="ddtiny-beta\n", import_check=["ddtiny_beta"],
+                                 checkout_import=False, torch=None, index_url=None, find_links=[str(wheelhouse)],
+                                 files=install.weight_bytes(tmp_path, real_networks=False, big=6 << 20))
+    env = {**install.clean_env(tmp_path, hub.url), "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)}
+    use_env(monkeypatch, env)
+    hub.rate = 2 << 20  # 2 MiB/s: the VAE file takes 3 s
+    blobs = tmp_path / "hf" / "models--ASLP-lab--DiffRhythm-vae" / "blobs"
+    sha = hashlib.sha256(family.files[VAE]).hexdigest()
+    app = app_for()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await planned(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: (d := screen.state.downloads.get(VAE)) is not None and d.done > (1 << 20),
+                         timeout=60)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.running and not screen.checking, timeout=60)
+        await pilot.pause()
+        assert screen.state.exit_code == 130
+        outcome = text(app, "#install-outcome")
+        assert "install.weights interrupted" in outcome
+        assert "the partial download of vae_model.pt" in outcome and "continues it" in outcome
+        partial = list(blobs.glob(f"{sha}*.incomplete"))
+        assert len(partial) == 1 and not (blobs / sha).exists()
+        kept = partial[0].stat().st_size
+        assert kept > (1 << 20)
+        assert "models" not in recorded(env)  # the weights are not recorded as installed
+        others = [key for key in family.files if key != VAE]
+        finished = [key for key, d in screen.state.downloads.items() if d.state == "finished"]
+        assert finished and all(len(hub.gets(*key)) == 1 for key in finished)
+
+        hub.rate = None
+        assert await install_and_wait(pilot, screen) == 0
+        assert hub.gets(*VAE)[-1] == f"bytes={kept}-"  # continued, not started again
+        assert all(len(hub.gets(*key)) == 1 for key in others)  # finished files are not fetched again
+        assert (blobs / sha).read_bytes() == family.files[VAE]
+        assert "continued at" in " ".join(screen.query_one(DownloadBars).text())
+    assert recorded(env)["models"] == {"dir": str(tmp_path / "hf")}
+
+
+async def test_the_checkup_offers_the_install_when_it_is_missing(light, wheelhouse, tmp_path, monkeypatch):
+    _, env = light
+    use_env(monkeypatch, {**env, "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)})
+    app = DrDoctorApp(TuiOptions(install_args=["--torch-variant", "cpu"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: app.report is not None and not screen.running)
+        offer = screen.query_one("#install-offer")
+        assert not offer.has_class("-hidden")
+        assert "models.checkout" in text(app, "#install-offer-text")
+        button = screen.query_one("#install-offer-button")
+        await wait_until(pilot, lambda: button.region.width > 0)  # laid out, where the click lands
+        await pilot.pause()
+        assert await pilot.click("#install-offer-button")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallScreen))
+        await planned(pilot)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, CheckupScreen))
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallScreen))
