@@ -73,7 +73,7 @@ async def test_the_plan_is_the_installers_and_changes_nothing(light, wheelhouse,
     env = {**env, "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)}
     use_env(monkeypatch, env)
     before = tree(tmp_path)
-    async with app_for().run_test(size=(100, 40)) as pilot:
+    async with app_for().run_test(size=(80, 24)) as pilot:
         await planned(pilot)
         shown = text(pilot.app, "#install-plan")
     assert tree(tmp_path) == before
@@ -110,7 +110,7 @@ async def test_declined_consent_changes_nothing(light, hub, tmp_path, monkeypatc
     before = tree(tmp_path)
     # packages from an index (not a local wheel folder): building the environment is a download over 1 GB
     app = app_for("--index-url", f"{hub.url}/simple")
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await planned(pilot)
         assert "asks first: install.environment downloads over 1 GB" in text(app, "#install-plan")
         await pilot.press("ctrl+r")
@@ -137,7 +137,7 @@ async def test_a_full_install_shows_live_progress_then_the_checkup_is_ok(tmp_pat
     args = ["--index-url", index] + [a for link in [*links, str(wheelhouse)] for a in ("--find-links", link)]
     app = app_for(*args)
     seen: list[str] = []
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await planned(pilot)
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.running, timeout=30)
@@ -150,7 +150,7 @@ async def test_a_full_install_shows_live_progress_then_the_checkup_is_ok(tmp_pat
             await pilot.pause(0.1)
         await wait_until(pilot, lambda: not screen.checking, timeout=60)
         await pilot.pause()
-        assert screen.state.exit_code == 0, "\n".join(pilot.app.screen.query_one("#install-log").lines)
+        assert screen.state.exit_code == 0, "\n".join(screen.query_one("#install-log Log").lines)
         assert "weights running" in seen
         assert any("MiB" in row or "KiB" in row for row in seen), seen  # bytes, rate and ETA, live
         parts = text(app, "#install-parts")
@@ -177,7 +177,7 @@ async def test_hub_unreachable_is_named_and_nothing_is_recorded_for_it(light, wh
         port = s.getsockname()[1]
     use_env(monkeypatch, {**env, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)})
     app = app_for()
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await planned(pilot)
         why = f"the Hugging Face Hub (HF_ENDPOINT) cannot be reached: http://127.0.0.1:{port}"
         shown = text(app, "#install-plan")
@@ -202,7 +202,7 @@ async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_contin
     blobs = tmp_path / "hf" / "models--ASLP-lab--DiffRhythm-vae" / "blobs"
     sha = hashlib.sha256(family.files[VAE]).hexdigest()
     app = app_for()
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await planned(pilot)
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: (d := screen.state.downloads.get(VAE)) is not None and d.done > (1 << 20),
@@ -252,3 +252,9 @@ async def test_the_checkup_offers_the_install_when_it_is_missing(light, wheelhou
         await wait_until(pilot, lambda: isinstance(app.screen, CheckupScreen))
         await pilot.press("i")
         await wait_until(pilot, lambda: isinstance(app.screen, InstallScreen))
+
+
+def test_every_install_binding_has_an_id_and_a_tooltip():
+    for owner in (InstallScreen, InstallConsent):
+        for binding in owner.BINDINGS:
+            assert binding.id and binding.tooltip, (owner.__name__, binding.key)

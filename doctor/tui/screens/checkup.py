@@ -137,7 +137,7 @@ class CheckupScreen(Screen):
         wanted = install_wanted(findings)
         self.query_one("#install-offer").set_class(not wanted, "-hidden")
         self.query_one("#install-offer-text", Static).update(
-            Text(f"{', '.join(wanted)} failed: the install puts them right", style="bold") if wanted else "")
+            Text(f"the install puts right: {', '.join(wanted)}", style="bold") if wanted else "")
 
     @on(Button.Pressed, "#install-offer-button")
     async def action_install(self) -> None:

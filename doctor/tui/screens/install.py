@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Log, Static
+from textual.widgets import Button, ContentSwitcher, Footer, Static
 
 from doctor.findings import Status
 from doctor.tui import engines, messages
@@ -30,13 +30,15 @@ from doctor.tui.screens.fix_preview import plan_text
 from doctor.tui.screens.install_consent import InstallConsent, consent_needed
 from doctor.tui.widgets.download_progress import DownloadBars
 from doctor.tui.widgets.findings_table import MARKS, STYLES
+from doctor.tui.widgets.run_log import RunLog
+from doctor.units import gib
 
 PART_MARKS = {"pending": ("·", "dim"), "running": ("…", "bold cyan"), "applied": ("✓", "green"), "done": ("✓", "green"),
               "blocked": ("✗", "bold red"), "failed": ("✗", "bold red"), "declined": ("–", "yellow"),
               "interrupted": ("!", "bold yellow")}
-OUTCOMES = {0: ("installed", "green"), 130: ("cancelled", "bold yellow"), 1: ("FAILED", "bold red"),
-            2: ("not complete: a part was not confirmed", "bold yellow"),
-            3: ("not complete: something could not be reached, or there is too little space", "bold red")}
+OUTCOMES = {0: ("DiffRhythm installed", "bold green"), 130: ("install cancelled", "bold yellow"),
+            1: ("install FAILED", "bold red"), 2: ("install not complete: a part was not confirmed", "bold yellow"),
+            3: ("install not complete: something could not be reached, or there is too little space", "bold red")}
 
 
 def install_plan_text(plan) -> Text:
@@ -102,9 +104,9 @@ class InstallScreen(Screen):
                 yield Button("Install DiffRhythm (ctrl+r)", id="install-button", variant="primary")
             with VerticalScroll(id="install-progress"):
                 yield Static("", id="install-parts")
-                yield DownloadBars(id="downloads")
                 yield Static("", id="install-outcome")
-                yield Log(id="install-log", max_lines=5000)
+                yield DownloadBars(id="downloads")
+                yield RunLog("installer output", id="install-log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -146,7 +148,7 @@ class InstallScreen(Screen):
             self.refresh_bindings()
         self.plan = plan
         self.query_one("#install-plan", Static).update(install_plan_text(plan))
-        self._title(f"Install {plan.facts[0]}")
+        self._title(f"Install {plan.facts[0].split(' (')[0]}")
         if not then_install:
             return
         self.query_one(ContentSwitcher).current = "install-plan-view"
@@ -186,7 +188,7 @@ class InstallScreen(Screen):
         self.running, self._dirty = True, True
         self._log_lines = []
         self.query_one(DownloadBars).reset()
-        self.query_one("#install-log", Log).clear()
+        self.query_one(RunLog).reset()
         self.query_one("#install-outcome", Static).update("")
         self.query_one(ContentSwitcher).current = "install-progress"
         self._title("installing… (esc cancels)")
@@ -225,7 +227,7 @@ class InstallScreen(Screen):
         self._dirty = True
         self._redraw()
         label, style = OUTCOMES.get(message.returncode, (f"ended with exit {message.returncode}", "bold red"))
-        self._title(f"install {label} (exit {message.returncode})", style)
+        self._title(f"{label} (exit {message.returncode})", style)
         self.refresh_bindings()
         self.checking = True
         self._show_outcome()
@@ -236,7 +238,7 @@ class InstallScreen(Screen):
             self.query_one("#install-parts", Static).update(parts_text(self.state))
             self._dirty = not self.query_one(DownloadBars).show(self.state.downloads)
         if self._log_lines:
-            self.query_one("#install-log", Log).write_lines(self._log_lines)
+            self.query_one(RunLog).write_lines(self._log_lines)
             self._log_lines = []
 
     # ---------------------------------------------------------------- the end: checkup, first song
@@ -269,8 +271,9 @@ class InstallScreen(Screen):
         if code == 130:
             partial = state.partial()
             if partial:
-                text.append("kept: " + ", ".join(f"the partial download of {d.file} ({d.done} of {d.total} bytes)"
-                                                 for d in partial) + "; ctrl+r installs again and continues it\n")
+                text.append("kept: " + ", ".join(f"the partial download of {d.file} (at least {gib(d.done)} of "
+                                                 f"{gib(d.total)})" for d in partial)
+                            + "; ctrl+r installs again and continues it\n")
             text.append("what finished is kept; the config records only what is complete\n")
         if state.first_song:
             text.append("DiffRhythm is installed. Make your first song:\n", style="bold green")

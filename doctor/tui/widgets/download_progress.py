@@ -11,7 +11,7 @@ from doctor.tui.install_state import Download
 from doctor.tui.widgets.fit import cut_start
 from doctor.units import duration, gib
 
-NAME_WIDTH = 22
+NAME_WIDTH = 25
 
 
 def describe(d: Download) -> str:
@@ -25,8 +25,8 @@ class DownloadRow(Horizontal):
     DEFAULT_CSS = f"""
     DownloadRow {{ height: 1; }}
     DownloadRow .download-name {{ width: {NAME_WIDTH}; }}
-    DownloadRow ProgressBar {{ width: 14; }}
-    DownloadRow ProgressBar Bar {{ width: 12; }}
+    DownloadRow ProgressBar {{ width: 9; }}
+    DownloadRow ProgressBar Bar {{ width: 8; }}
     DownloadRow .download-info {{ width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }}
     DownloadRow.-finished .download-name {{ color: $success; }}
     """
@@ -37,7 +37,9 @@ class DownloadRow(Horizontal):
         self._first = download
 
     def compose(self) -> ComposeResult:
-        name = Label(cut_start(self._first.file, NAME_WIDTH - 1), classes="download-name")
+        # the repository's name too: several repositories have a config.json
+        name = Label(cut_start(f"{self._first.repo.split('/')[-1]}/{self._first.file}", NAME_WIDTH - 1),
+                     classes="download-name")
         name.tooltip = f"{self._first.repo}/{self._first.file}"
         yield name
         yield ProgressBar(total=100, show_eta=False, show_percentage=False)
