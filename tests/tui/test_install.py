@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from doctor.tui.screens.checkup import CheckupScreen
 from doctor.tui.screens.install import InstallScreen
 from doctor.tui.screens.install_consent import InstallConsent
 from doctor.tui.widgets.download_progress import DownloadBars
+from doctor.units import gib
 from install_fixtures import hub, install, light, upstream, use_env, wheelhouse  # noqa: F401 - fixtures
 from tuitools import toasts, wait_until
 
@@ -184,10 +186,10 @@ async def test_hub_unreachable_is_named_and_nothing_is_recorded_for_it(light, wh
         assert f"cannot reach: {why}" in shown and "--models DIR" in shown and "container" in shown
         assert await install_and_wait(pilot, screen) == 3
         assert "something could not be reached" in text(app, "#install-title")
-        outcome = text(app, "#install-outcome")
-        assert f"install.weights blocked: {why}" in outcome and "--models DIR" in outcome
-        assert "not complete yet: weights" in outcome
-        assert "install.environment    applied" not in outcome  # only what stopped is listed there
+        parts = text(app, "#install-parts")
+        assert f"install.weights      blocked: {why}" in parts and "--models DIR" in parts
+        assert "install.environment  applied" in parts  # what could be done was done
+        assert "not complete yet: weights" in text(app, "#install-outcome")
     assert "models" not in recorded(env) and "python" in recorded(env)["diffrhythm"]  # kept what it could do
 
 
@@ -211,8 +213,8 @@ async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_contin
         await wait_until(pilot, lambda: not screen.running and not screen.checking, timeout=60)
         await pilot.pause()
         assert screen.state.exit_code == 130
+        assert "install.weights      interrupted" in text(app, "#install-parts")
         outcome = text(app, "#install-outcome")
-        assert "install.weights interrupted" in outcome
         assert "the partial download of vae_model.pt" in outcome and "continues it" in outcome
         partial = list(blobs.glob(f"{sha}*.incomplete"))
         assert len(partial) == 1 and not (blobs / sha).exists()
@@ -258,3 +260,45 @@ def test_every_install_binding_has_an_id_and_a_tooltip():
     for owner in (InstallScreen, InstallConsent):
         for binding in owner.BINDINGS:
             assert binding.id and binding.tooltip, (owner.__name__, binding.key)
+
+
+async def test_the_real_familys_plan_names_the_torch_choice_and_asks_before_gigabytes(hub, tmp_path, monkeypatch):
+    """DiffRhythm 1.2's own family data (only its upstream pointed at a folder that does not exist): the torch
+    build chosen for a CUDA 12.6 driver and why, the weights' real sizes, the blocked parts with their routes,
+    and the consent dialog before 2 GiB of weights; declining changes nothing."""
+    families = tmp_path / "families"
+    shutil.copytree(install.REAL_FAMILY.parent, families)
+    data = json.loads(install.REAL_FAMILY.read_text(encoding="utf-8"))
+    data["upstream"]["repo"] = str(tmp_path / "no-such-upstream")
+    (families / install.REAL_FAMILY.name).write_text(json.dumps(data), encoding="utf-8")
+    use_env(monkeypatch, install.clean_env(tmp_path, hub.url))
+    before = tree(tmp_path)
+    app = DrDoctorApp(TuiOptions(autostart_checkup=False, install_args=["--driver-cuda", "12.6"]), mode="install")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await planned(pilot)
+        shown = text(app, "#install-plan")
+        torch = data["environment"]["torch"]
+        assert f"torch build: driver supports CUDA 12.6 -> torch {torch}+cu126" in shown
+        assert "because muq needs torchaudio" in shown
+        cfm = next(f for role in data["weights"] if role["id"] == "cfm" for f in role["files"])
+        assert f"ASLP-lab/DiffRhythm-1_2 cfm_model.pt  {gib(cfm['size'])}  to download" in shown
+        assert f"the source host {tmp_path / 'no-such-upstream'} cannot be reached" in shown
+        assert "--diffrhythm DIR" in shown
+        # no cu126 lock could be generated here (the PyTorch index is unreachable): blocked, with the route
+        assert ("no cu126 lock" in shown and "--torch-variant cu130" in shown) or "from cu126.txt" in shown
+        assert "asks first: install.weights downloads over 1 GB" in shown
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallConsent))
+        assert "install.weights downloads over 1 GB" in text(app, "#consent-body")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen and "nothing was changed" in toasts(app))
+    assert tree(tmp_path) == before
+    assert not [e for e in hub.log if e[0] == "GET"]
+
+
+def test_drdoctor_tui_passes_its_folders_and_install_args_on():
+    from doctor.commands.tui import _parser, build_options
+
+    options = build_options(_parser().parse_args(["--models", "/m", "--install-args=--torch-variant cu130 --full-weights",
+                                                  "--no-checkup"]))
+    assert options.install_argv() == ["--models", "/m", "--torch-variant", "cu130", "--full-weights"]

@@ -261,13 +261,8 @@ class InstallScreen(Screen):
         self._show_outcome(checkup_error=message.error)
 
     def _show_outcome(self, checkup_error: str | None = None) -> None:
-        state, text = self.state, Text()
+        state, text = self.state, Text()  # what each part did (and why one stopped) is in the lines above
         code = state.exit_code
-        stopped = [p for p in state.parts.values() if p.state in ("blocked", "failed", "declined", "interrupted")]
-        for part in stopped:
-            mark, style = PART_MARKS[part.state]
-            text.append(f"{mark} {part.part} {part.state}", style=style)
-            text.append(f": {part.message}\n" if part.message else "\n")
         if code == 130:
             partial = state.partial()
             if partial:
