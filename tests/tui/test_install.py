@@ -302,3 +302,35 @@ def test_drdoctor_tui_passes_its_folders_and_install_args_on():
     options = build_options(_parser().parse_args(["--models", "/m", "--install-args=--torch-variant cu130 --full-weights",
                                                   "--no-checkup"]))
     assert options.install_argv() == ["--models", "/m", "--torch-variant", "cu130", "--full-weights"]
+
+
+def test_ctrl_c_stops_the_install_where_it_is_and_records_only_what_is_complete(light, wheelhouse, hub, tmp_path,
+                                                                               monkeypatch):
+    """The cancel the app sends is a terminal's Ctrl-C: the part that runs stops (its step is the stand-in below,
+    which sends it), the later parts do not run, the config step records only what is complete, and the
+    events say so."""
+    import dataclasses
+
+    from doctor.commands import install as install_cmd
+    from doctor.fixes.plan import CommandStep, Plan
+
+    _, env = light
+    events = tmp_path / "events.ndjson"
+    use_env(monkeypatch, env)
+    args = install_cmd.parser().parse_args(["--yes", "--no-check", "--torch-variant", "cpu", "--find-links",
+                                            str(wheelhouse), "--events", str(events)])
+    opts, plan = install_cmd.make_plan(args)
+    sends_ctrl_c = CommandStep((sys.executable, "-c", "import os, signal, time; os.kill(os.getppid(), signal.SIGINT); "
+                                "time.sleep(30)"), "a clone that is interrupted")
+    plan = dataclasses.replace(plan, parts=[Plan("install.checkout", "the source", steps=(sends_ctrl_c,)),
+                                            *plan.parts[1:]])
+    assert install_cmd.apply(opts, plan, args) == 130
+    seen = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    started = [e["part"] for e in seen if e["type"] == "part_started"]
+    assert started == ["install.checkout", "install.config"]  # neither the environment nor the weights
+    finished = {e["part"]: e["state"] for e in seen if e["type"] == "part_finished"}
+    assert finished == {"install.checkout": "interrupted", "install.config": "done"}
+    assert seen[-1]["type"] == "install_finished" and seen[-1]["exit_code"] == 130
+    assert seen[-1]["installed"] == {"checkout": False, "environment": False, "weights": False}
+    assert not (tmp_path / "data" / "diffrhythm-1.2" / "env").exists()
+    assert not [e for e in hub.log if e[0] == "GET"] and recorded(env) == {}
