@@ -197,17 +197,17 @@ async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_contin
                                                                                        wheelhouse, monkeypatch):
     family = install.make_family(tmp_path, upstream, hub, inputs="ddtiny-beta\n", import_check=["ddtiny_beta"],
                                  checkout_import=False, torch=None, index_url=None, find_links=[str(wheelhouse)],
-                                 files=install.weight_bytes(tmp_path, real_networks=False, big=6 << 20))
+                                 files=install.weight_bytes(tmp_path, real_networks=False, big=4 << 20))
     env = {**install.clean_env(tmp_path, hub.url), "DRDOCTOR_PIP_FIND_LINKS": str(wheelhouse)}
     use_env(monkeypatch, env)
-    hub.rate = 2 << 20  # 2 MiB/s: the VAE file takes 3 s
+    hub.rate = 2 << 20  # 2 MiB/s: the VAE file takes 2 s
     blobs = tmp_path / "hf" / "models--ASLP-lab--DiffRhythm-vae" / "blobs"
     sha = hashlib.sha256(family.files[VAE]).hexdigest()
     app = app_for()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await planned(pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: (d := screen.state.downloads.get(VAE)) is not None and d.done > (1 << 20),
+        await wait_until(pilot, lambda: (d := screen.state.downloads.get(VAE)) is not None and d.done >= (1 << 20),
                          timeout=60)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not screen.running and not screen.checking, timeout=60)
@@ -219,7 +219,7 @@ async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_contin
         partial = list(blobs.glob(f"{sha}*.incomplete"))
         assert len(partial) == 1 and not (blobs / sha).exists()
         kept = partial[0].stat().st_size
-        assert kept > (1 << 20)
+        assert (1 << 20) <= kept < (4 << 20)
         assert "models" not in recorded(env)  # the weights are not recorded as installed
         others = [key for key in family.files if key != VAE]
         finished = [key for key, d in screen.state.downloads.items() if d.state == "finished"]
