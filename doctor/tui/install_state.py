@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doctor.findings import Status
+from runner.events import ExitCode
 
 # the checkup's findings that `drdoctor install` puts right: when one of them fails, the checkup offers it
 INSTALL_FINDINGS = ("models.checkout", "models.cfm", "models.vae", "models.muq", "models.assets", "torch.build",
@@ -94,7 +95,7 @@ class InstallState:
         self.returncode = code
         for part in self.parts.values():
             if part.state == "running":
-                part.state = "interrupted" if code == 130 else "failed"
+                part.state = "interrupted" if code == int(ExitCode.CANCELLED) else "failed"
 
     @property
     def running(self) -> bool:

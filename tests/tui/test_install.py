@@ -4,6 +4,7 @@ Against tests/install's real stand-ins: a local git repository as upstream, the 
 (the real huggingface_hub client through HF_ENDPOINT), small real wheels; the app runs the real
 `drdoctor install` subprocess and the real checkup."""
 
+# ruff: noqa: F811 - the fixtures come from install_fixtures and are named as the tests' arguments
 from __future__ import annotations
 
 import hashlib
@@ -168,7 +169,7 @@ async def test_a_full_install_shows_live_progress_then_the_checkup_is_ok(tmp_pat
         data = tmp_path / "data" / "diffrhythm-1.2"
         assert str(data / "checkout") in findings["models.checkout"].title
         assert str(data / "env" / "bin" / "python") in findings["torch.build"].title
-    for (repo, name), content in family.files.items():
+    for repo, name in family.files:
         assert len(hub.gets(repo, name)) == 1
 
 
@@ -320,8 +321,8 @@ def test_ctrl_c_stops_the_install_where_it_is_and_records_only_what_is_complete(
     args = install_cmd.parser().parse_args(["--yes", "--no-check", "--torch-variant", "cpu", "--find-links",
                                             str(wheelhouse), "--events", str(events)])
     opts, plan = install_cmd.make_plan(args)
-    sends_ctrl_c = CommandStep((sys.executable, "-c", "import os, signal, time; os.kill(os.getppid(), signal.SIGINT); "
-                                "time.sleep(30)"), "a clone that is interrupted")
+    code = "import os, signal, time; os.kill(os.getppid(), signal.SIGINT); time.sleep(30)"
+    sends_ctrl_c = CommandStep((sys.executable, "-c", code), "a clone that is interrupted")
     plan = dataclasses.replace(plan, parts=[Plan("install.checkout", "the source", steps=(sends_ctrl_c,)),
                                             *plan.parts[1:]])
     assert install_cmd.apply(opts, plan, args) == 130

@@ -22,6 +22,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Static
 
+from doctor.commands import install as install_cmd
 from doctor.findings import Status
 from doctor.tui import engines, messages
 from doctor.tui.install_process import InstallProcess
@@ -36,9 +37,14 @@ from doctor.units import gib
 PART_MARKS = {"pending": ("·", "dim"), "running": ("…", "bold cyan"), "applied": ("✓", "green"), "done": ("✓", "green"),
               "blocked": ("✗", "bold red"), "failed": ("✗", "bold red"), "declined": ("–", "yellow"),
               "interrupted": ("!", "bold yellow")}
-OUTCOMES = {0: ("DiffRhythm installed", "bold green"), 130: ("install cancelled", "bold yellow"),
-            1: ("install FAILED", "bold red"), 2: ("install not complete: a part was not confirmed", "bold yellow"),
-            3: ("install not complete: something could not be reached, or there is too little space", "bold red")}
+OUTCOMES = {  # drdoctor install's exit statuses
+    install_cmd.EXIT_OK: ("DiffRhythm installed", "bold green"),
+    install_cmd.EXIT_INTERRUPTED: ("install cancelled", "bold yellow"),
+    install_cmd.EXIT_FAILED: ("install FAILED", "bold red"),
+    install_cmd.EXIT_USAGE: ("install not complete: a part was not confirmed", "bold yellow"),
+    install_cmd.EXIT_ENVIRONMENT: ("install not complete: something could not be reached, or there is too little space",
+                                   "bold red"),
+}
 
 
 def install_plan_text(plan) -> Text:
@@ -49,7 +55,7 @@ def install_plan_text(plan) -> Text:
         text.append(f"{fact}\n", style="bold red" if fact.startswith("cannot reach") else "")
     asks = consent_needed(plan)
     if asks:
-        text.append("asks first: " + "; ".join(f"{part} {why.split(':')[0]}" for part, why in asks) + "\n",
+        text.append("asks first: " + "; ".join(f"{part} {why}" for part, why, _ in asks) + "\n",
                     style="bold yellow")
     for part in plan.parts:
         state = "blocked" if part.blocked else "done" if part.empty else "pending"
@@ -263,7 +269,7 @@ class InstallScreen(Screen):
     def _show_outcome(self, checkup_error: str | None = None) -> None:
         state, text = self.state, Text()  # what each part did (and why one stopped) is in the lines above
         code = state.exit_code
-        if code == 130:
+        if code == install_cmd.EXIT_INTERRUPTED:
             partial = state.partial()
             if partial:
                 text.append("kept: " + ", ".join(f"the partial download of {d.file} (at least {gib(d.done)} of "

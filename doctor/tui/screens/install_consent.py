@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 
-def consent_needed(plan) -> list[tuple[str, str]]:
-    """(part, why) for each part `drdoctor install` asks about before running it (its own rule)."""
+def consent_needed(plan) -> list[tuple[str, str, str]]:
+    """(part, why it asks, what exactly) for each part `drdoctor install` asks about before running it (its own rule)."""
     from doctor.commands.install import consent_reason
 
     asks = []
@@ -22,11 +22,11 @@ def consent_needed(plan) -> list[tuple[str, str]]:
         if why is None:
             continue
         if part.needs_root:
-            how = "" if os.geteuid() == 0 else " (through sudo: it asks for your password on the terminal)"
-            why += how + ": " + "; ".join(" ".join(step.argv) for step in part.steps if step.needs_root)
+            sudo = "" if os.geteuid() == 0 else "through sudo (it asks for your password on the terminal): "
+            what = sudo + "; ".join(" ".join(step.argv) for step in part.steps if step.needs_root)
         else:
-            why += f": {part.title}"
-        asks.append((part.fix_id, why))
+            what = part.title
+        asks.append((part.fix_id, why, what))
     return asks
 
 
@@ -47,15 +47,15 @@ class InstallConsent(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Don't", id="install.consent.no", tooltip="Close; nothing is changed."),
     ]
 
-    def __init__(self, asks: list[tuple[str, str]]) -> None:
+    def __init__(self, asks: list[tuple[str, str, str]]) -> None:
         super().__init__()
         self.asks = asks
 
     def compose(self) -> ComposeResult:
         text = Text()
-        for part, why in self.asks:
-            text.append(f"{part}", style="bold")
-            text.append(f" {why}\n")
+        for part, why, what in self.asks:
+            text.append(f"{part} {why}", style="bold")
+            text.append(f": {what}\n")
         text.append("\nNo: nothing is downloaded, installed or recorded.", style="dim")
         with Vertical():
             yield Label("The install needs your consent", id="consent-title")
