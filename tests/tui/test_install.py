@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import socket
@@ -266,13 +267,19 @@ def test_every_install_binding_has_an_id_and_a_tooltip():
 async def test_the_real_familys_plan_names_the_torch_choice_and_asks_before_gigabytes(hub, tmp_path, monkeypatch):
     """DiffRhythm 1.2's own family data (only its upstream pointed at a folder that does not exist): the torch
     build chosen for a CUDA 12.6 driver and why, the weights' real sizes, the blocked parts with their routes,
-    and the consent dialog before 2 GiB of weights; declining changes nothing."""
+    espeak-ng to be installed as root, and the consent dialog before 2 GiB of weights and before the package
+    manager; declining changes nothing (the package manager never runs)."""
     families = tmp_path / "families"
     shutil.copytree(install.REAL_FAMILY.parent, families)
     data = json.loads(install.REAL_FAMILY.read_text(encoding="utf-8"))
     data["upstream"]["repo"] = str(tmp_path / "no-such-upstream")
     (families / install.REAL_FAMILY.name).write_text(json.dumps(data), encoding="utf-8")
-    use_env(monkeypatch, install.clean_env(tmp_path, hub.url))
+    tools = tmp_path / "bin"  # a PATH with git and the package manager but no espeak-ng: it is to be installed
+    tools.mkdir()
+    for tool in ("git", "apt-get", "dnf", "pacman", "zypper", "apk", "sudo"):
+        if shutil.which(tool):
+            (tools / tool).symlink_to(shutil.which(tool))
+    use_env(monkeypatch, {**install.clean_env(tmp_path, hub.url), "PATH": str(tools)})
     before = tree(tmp_path)
     app = DrDoctorApp(TuiOptions(autostart_checkup=False, install_args=["--driver-cuda", "12.6"]), mode="install")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -287,10 +294,14 @@ async def test_the_real_familys_plan_names_the_torch_choice_and_asks_before_giga
         assert "--diffrhythm DIR" in shown
         # no cu126 lock could be generated here (the PyTorch index is unreachable): blocked, with the route
         assert ("no cu126 lock" in shown and "--torch-variant cu130" in shown) or "from cu126.txt" in shown
-        assert "asks first: install.weights downloads over 1 GB" in shown
+        assert "install.weights downloads over 1 GB" in shown.split("asks first: ")[1].split("\n")[0]
+        # the system packages: espeak-ng through the package manager, as root (sudo when not root)
+        assert "espeak.install runs as root" in shown and "[needs root]" in shown
+        assert ("through sudo" in shown) == (os.geteuid() != 0)
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: isinstance(app.screen, InstallConsent))
-        assert "install.weights downloads over 1 GB" in text(app, "#consent-body")
+        body = text(app, "#consent-body")
+        assert "install.weights downloads over 1 GB" in body and "espeak.install runs as root: " in body
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen and "nothing was changed" in toasts(app))
     assert tree(tmp_path) == before
