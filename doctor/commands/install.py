@@ -154,36 +154,53 @@ def _first_song_command() -> str:
     return shlex.join([drdoctor, "generate", "--lyrics", lyrics_arg, "--style", style, "--out", "first-song.wav"])
 
 
+def consent_reason(part, plan) -> str | None:
+    """Why a part asks before it runs, or None: it runs as root, or it downloads over 1 GB (the CLI asks on
+    the terminal, the TUI in a dialog)."""
+    if part.blocked or part.empty:
+        return None
+    if part.needs_root:
+        return "runs as root"
+    return "downloads over 1 GB" if part.fix_id in plan.big else None
+
+
 def apply(opts, plan, args) -> int:
     from doctor.fixes.apply import apply_plan
     from doctor.install import planner
     from doctor.install.lock import SpecError, environment_spec
+    from doctor.install.progress import Events
     from doctor.install.state import installed_state
 
     results: dict[str, str] = {}
     reach = plan.reach
+    events = Events(opts.events)
 
     def run(part) -> None:
+        if "interrupted" in results.values() and part.fix_id != "install.config":
+            return  # Ctrl-C stops the install; only what is complete is still recorded (the config step)
+        events.emit("part_started", part=part.fix_id, title=part.title)
+        state, message = _run_part(part)
+        results[part.fix_id] = state
+        events.emit("part_finished", part=part.fix_id, state=state, message=message)
+
+    def _run_part(part) -> tuple[str, str]:
         if part.blocked:
             print(part.render())
-            results[part.fix_id] = "blocked"
-            return
+            return "blocked", part.blocked
         if part.empty:
             print(part.render())
-            results[part.fix_id] = "done"
-            return
-        if part.needs_root or part.fix_id in plan.big:
-            why = "runs as root" if part.needs_root else "downloads over 1 GB"
+            return "done", part.done_reason or ""
+        why = consent_reason(part, plan)
+        if why:
             print(part.render())
             if not _confirm(f"{part.fix_id} {why}: go ahead?", args.yes):
-                results[part.fix_id] = "declined"
-                return
+                return "declined", f"{why}: not confirmed"
         result = apply_plan(part, confirm=lambda _question: True, out=sys.stdout)
         # a step module's exit status 3: something could not be reached or there is no room (not a bug)
         environment = result.state == "failed" and result.message.endswith(f"exited with status {EXIT_ENVIRONMENT}")
-        results[part.fix_id] = "blocked" if environment else result.state
         if not result.ok:
             print(f"  {part.fix_id}: {result.message}")
+        return ("blocked" if environment else result.state), result.message
 
     checkout_plan = plan.parts[0]
     run(checkout_plan)
@@ -196,38 +213,55 @@ def apply(opts, plan, args) -> int:
     except SpecError as exc:
         print(f"== install.environment\n   cannot install here: {exc}")
         results["install.environment"] = "blocked"
+        events.emit("part_finished", part="install.environment", state="blocked", message=str(exc))
     run(plan.parts[3])
     run(planner.plan_config(opts, checkout, plan.cache))
 
     print("\n== summary")
     for fix_id, state in results.items():
         print(f"  {fix_id:<22} {state}")
-    if not args.no_check:
+    states = set(results.values())
+    if not args.no_check and "interrupted" not in states:
         print("\n== checkup (drdoctor check)")
         sys.stdout.flush()
-        subprocess.run([sys.executable, "-m", "doctor", "check"], timeout=600)
-    states = set(results.values())
+        subprocess.run([sys.executable, "-m", "doctor", "check"], check=False, timeout=600)
     done = installed_state(opts, checkout, plan.cache)
+    first_song = None
     if done.checkout and done.environment and done.weights:
-        print(f"\nDiffRhythm is installed. Make your first song:\n  {_first_song_command()}")
+        first_song = _first_song_command()
+        print(f"\nDiffRhythm is installed. Make your first song:\n  {first_song}")
     else:
         missing = [name for name, ok in (("checkout", done.checkout), ("environment", done.environment),
                                          ("weights", done.weights)) if not ok]
         print(f"\nNot complete yet: {', '.join(missing)} (see above). Run `drdoctor install` again once that is "
               "resolved; what is in place is kept.")
     if "interrupted" in states:
-        return EXIT_INTERRUPTED
-    if "failed" in states:
-        return EXIT_FAILED
-    if "declined" in states:
-        return EXIT_USAGE
-    if "blocked" in states:
-        return EXIT_ENVIRONMENT
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    elif "failed" in states:
+        code = EXIT_FAILED
+    elif "declined" in states:
+        code = EXIT_USAGE
+    elif "blocked" in states:
+        code = EXIT_ENVIRONMENT
+    else:
+        code = EXIT_OK
+    events.emit("install_finished", exit_code=code, results=results, first_song=first_song,
+                installed={"checkout": done.checkout, "environment": done.environment, "weights": done.weights})
+    return code
+
+
+def make_plan(args: argparse.Namespace):
+    """(options, plan) for these arguments: what `drdoctor install` shows and applies, and what the TUI shows.
+    Raises FamilyError or ValueError for a bad family, option or --diffrhythm folder."""
+    from doctor.install import planner
+
+    opts = _options(args)
+    if opts.diffrhythm is not None and not opts.diffrhythm.is_dir():
+        raise ValueError(f"--diffrhythm {opts.diffrhythm}: no such folder")
+    return opts, planner.make_plan(opts, _reach(opts))
 
 
 def main(argv: list[str]) -> int:
-    from doctor.install import planner
     from runner.family import FamilyError
 
     args = parser().parse_args(argv)
@@ -235,15 +269,10 @@ def main(argv: list[str]) -> int:
         print("drdoctor install: --json prints the plan: use it with --dry-run", file=sys.stderr)
         return EXIT_USAGE
     try:
-        opts = _options(args)
+        opts, plan = make_plan(args)
     except (FamilyError, ValueError) as exc:
         print(f"drdoctor install: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if opts.diffrhythm is not None and not opts.diffrhythm.is_dir():
-        print(f"drdoctor install: --diffrhythm {opts.diffrhythm}: no such folder", file=sys.stderr)
-        return EXIT_USAGE
-    reach = _reach(opts)
-    plan = planner.make_plan(opts, reach)
     if args.dry_run:
         if args.json:
             print(json.dumps({"facts": plan.facts, "torch": plan.torch.to_json() if plan.torch else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="song.wav", metavar="SONG.wav")
     p.add_argument("--container", action="store_true", help="preselect running in the CUDA container")
     p.add_argument("--no-checkup", action="store_true", help="do not start the checkup when the app opens")
-    p.add_argument("--mode", choices=("checkup", "generate", "runs"), default=None, help="screen to open on")
+    p.add_argument("--install-args", metavar="ARGS", default="",
+                   help="more arguments for the Install mode's `drdoctor install`, e.g. '--torch-variant cu130'")
+    p.add_argument("--mode", choices=("checkup", "generate", "runs", "install"), default=None, help="screen to open on")
     return p
 
 
@@ -40,7 +43,7 @@ def build_options(ns: argparse.Namespace):
         fix=FixOptions(ram=ram, wslconfig=ns.wslconfig),
         python=ns.python, diffrhythm=ns.diffrhythm, models=ns.models, bundle=ns.bundle, run_dir=Path(ns.run_dir),
         out=ns.out, lyrics=ns.lyrics, style=ns.style, autostart_checkup=not ns.no_checkup,
-        container=ns.container,
+        container=ns.container, install_args=shlex.split(ns.install_args),
     )
 
 

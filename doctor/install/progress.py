@@ -6,6 +6,10 @@ Install events (one JSON object per line, appended to the `--events` file): ever
   download_progress  repo, file, done, total, rate (bytes/s), eta (seconds or null)
   download_finished  repo, file, bytes, sha256 (or git sha1), seconds
   download_refused   repo, file, message
+  part_started       part (a fix id: install.checkout, espeak.install, ...), title
+  part_finished      part, state (applied, done, blocked, declined, failed, interrupted), message
+  install_finished   exit_code, results ({part: state}), installed ({checkout, environment, weights}: bool),
+                     first_song (the command that makes the first song, or null while the install is incomplete)
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from doctor.units import duration, gib
+
+
+def progress_text(done: int, total: int | None, rate: float | None, eta: float | None) -> str:
+    """'1.0 MiB / 6.0 MiB (16.7%), 2.0 MiB/s, ETA 2.5s': a download's progress, on the terminal and in the TUI."""
+    percent = 100.0 * done / total if total else 100.0
+    return f"{gib(done)} / {gib(total)} ({percent:.1f}%), {gib(int(rate or 0))}/s, ETA {duration(eta)}"
 
 
 class Events:
@@ -59,9 +69,7 @@ class FileProgress:
     def show(self) -> None:
         rate = self.rate()
         eta = (self.total - self.done) / rate if rate > 0 else None
-        percent = 100.0 * self.done / self.total if self.total else 100.0
-        self.out.write(f"    {self.name}: {gib(self.done)} / {gib(self.total)} ({percent:.1f}%), "
-                       f"{gib(int(rate))}/s, ETA {duration(eta)}\n")
+        self.out.write(f"    {self.name}: {progress_text(self.done, self.total, rate, eta)}\n")
         self.out.flush()
         self.events.emit("download_progress", repo=self.repo, file=self.name, done=self.done, total=self.total,
                          rate=round(rate), eta=None if eta is None else round(eta, 1))

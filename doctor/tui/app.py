@@ -1,4 +1,4 @@
-"""The drdoctor app: three modes (checkup, generate, runs), bindings with ids, a command palette.
+"""The drdoctor app: its modes (checkup, generate, runs, jobs, install), bindings with ids, a command palette.
 
 A face on the engines behind `drdoctor check`, `fix` and `generate`: the screens start workers that
 call those engines and post messages back; nothing here decides what the CLI would not.
@@ -20,6 +20,7 @@ from doctor.tui.palette import DrDoctorCommands
 from doctor.tui.screens.checkup import CheckupScreen
 from doctor.tui.screens.generate import GenerateScreen
 from doctor.tui.screens.help import HelpScreen
+from doctor.tui.screens.install import InstallScreen
 from doctor.tui.screens.jobs import JobsScreen
 from doctor.tui.screens.runs import RunsScreen
 
@@ -28,7 +29,8 @@ class DrDoctorApp(App):
     TITLE = "drdoctor"
     SUB_TITLE = f"DiffRhythm doctor {__version__}"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere keep it
-    MODES = {"checkup": CheckupScreen, "generate": GenerateScreen, "runs": RunsScreen, "jobs": JobsScreen}
+    MODES = {"checkup": CheckupScreen, "generate": GenerateScreen, "runs": RunsScreen, "jobs": JobsScreen,
+             "install": InstallScreen}
     DEFAULT_MODE = "checkup"
     COMMANDS = {DrDoctorCommands}  # Textual's own commands included, after drdoctor's (palette.py)
     BINDINGS = [
@@ -40,6 +42,8 @@ class DrDoctorApp(App):
         Binding("f4", "switch_mode('runs')", "Runs", id="app.runs", show=False, tooltip="The run history, with resume."),
         Binding("f5", "switch_mode('jobs')", "Jobs", id="app.jobs", show=False,
                 tooltip="The service's job queue: live stages, cancel, open the run."),
+        Binding("f6", "switch_mode('install')", "Install", id="app.install", show=False,
+                tooltip="Install DiffRhythm: the plan, consent, then `drdoctor install` with live progress."),
     ]
 
     def __init__(self, options: TuiOptions | None = None, *, report_path: Path | None = None,
@@ -109,6 +113,12 @@ class DrDoctorApp(App):
 
     async def action_reload_runs(self) -> None:
         (await self._goto("runs")).action_reload()
+
+    async def action_install_run(self) -> None:
+        (await self._goto("install")).action_install()
+
+    async def action_install_cancel(self) -> None:
+        (await self._goto("install")).action_cancel()
 
     # ---------------------------------------------------------------- worker failures, in one place
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -75,3 +75,15 @@ def apply_fix(plan: Any, checkup: Any, report: Any, base: Any, out: Any) -> Any:
 
     Follow-ups (such as `wsl.exe --shutdown`) are shown in the dialog but not run from the app."""
     return fix_session(checkup, report, base).apply(plan, confirm=lambda question: True, out=out, followups=False)
+
+
+def plan_install(args: list[str]) -> Any:
+    """The InstallPlan `drdoctor install ARGS` would apply (its own parser and planner, reachability included);
+    raises ValueError (or runner.family.FamilyError) for bad arguments."""
+    from doctor.commands import install
+
+    try:
+        parsed = install.parser().parse_args(args)
+    except SystemExit as exc:  # argparse: a bad option (its message went to stderr)
+        raise ValueError(f"drdoctor install {' '.join(args)}: bad arguments") from exc
+    return install.make_plan(parsed)[1]

@@ -86,3 +86,28 @@ class RunExited(Message):
 @dataclass
 class RunsChanged(Message):
     """A run ended: the history should be read again."""
+
+
+# --- install -----------------------------------------------------------------------------------
+@dataclass
+class InstallEvent(Message):
+    """One event of `drdoctor install --events`; a newer progress of the same file supersedes a queued older one."""
+
+    event: dict[str, Any]
+
+    def can_replace(self, message: Message) -> bool:
+        return (isinstance(message, InstallEvent) and self.event.get("type") == "download_progress"
+                and message.event.get("type") == "download_progress"
+                and (message.event.get("repo"), message.event.get("file")) == (self.event.get("repo"), self.event.get("file")))
+
+
+@dataclass
+class InstallOutput(Message):
+    """Lines the installer printed (its terminal view: the parts, the commands' output)."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InstallExited(Message):
+    returncode: int

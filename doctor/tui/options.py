@@ -22,3 +22,10 @@ class TuiOptions:
     container: bool = False  # run in the CUDA container instead of a local subprocess
     autostart_checkup: bool = True
     extra_runner_args: list[str] = field(default_factory=list)  # e.g. ["--fault", "nan_at:3"] in tests
+    install_args: list[str] = field(default_factory=list)  # more `drdoctor install` arguments (--torch-variant ...)
+
+    def install_argv(self) -> list[str]:
+        """The arguments of the app's `drdoctor install`: the folders the app is pointed at, then `install_args`."""
+        args = ["--diffrhythm", self.diffrhythm] if self.diffrhythm else []
+        args += ["--models", self.models] if self.models else []
+        return args + list(self.install_args)

@@ -17,9 +17,14 @@ COMMANDS = (
     ("Generate: run", "Launch the runner with the form's settings", "generate_run", "generate"),
     ("Generate: cancel the run", "SIGINT: stops at a safe point, resumable", "generate_cancel", "generate"),
     ("Runs: reload the history", "Read the run folders again", "reload_runs", "runs"),
+    ("Install: run", "Plan, confirm, then drdoctor install with live progress", "install_run", "install"),
+    ("Install: cancel", "SIGINT: what finished is kept, a partial download continues next time", "install_cancel",
+     "install"),
     ("Go to Checkup", "The machine and install checkup", "switch_mode('checkup')", ""),
     ("Go to Generate", "The generation form and progress", "switch_mode('generate')", ""),
     ("Go to Runs", "The run history", "switch_mode('runs')", ""),
+    ("Install DiffRhythm", "The checkout, environment and weights: the plan, then the install", "switch_mode('install')",
+     ""),
     ("Help", "Keys and what each screen does", "help", ""),
 )
 

@@ -13,13 +13,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Button, Footer, Log, Static
 from textual.worker import get_current_worker
 
 from doctor.findings import Finding, Status
 from doctor.tui import engines, messages
+from doctor.tui.install_state import install_wanted
 from doctor.tui.screens.fix_preview import FixPreview
 from doctor.tui.widgets.mode_bar import ModeBar
 from doctor.tui.widgets.findings_table import MARKS, STYLES, FindingsTable
@@ -36,6 +37,8 @@ class CheckupScreen(Screen):
                 tooltip="Copy the JSON report (home paths and user names redacted) to the clipboard."),
         Binding("s", "save_report", "Save JSON", id="checkup.save",
                 tooltip="Save the redacted JSON report to a file and say where."),
+        Binding("i", "install", "Install DiffRhythm", id="checkup.install",
+                tooltip="Install the checkout, the environment and the weights: the plan first, then consent."),
     ]
 
     def __init__(self) -> None:
@@ -51,6 +54,9 @@ class CheckupScreen(Screen):
         yield ModeBar("checkup")
         with Vertical(id="checkup-body"):
             yield Static("checkup not run yet", id="summary")
+            with Horizontal(id="install-offer", classes="-hidden"):
+                yield Static("", id="install-offer-text")
+                yield Button("Install DiffRhythm (i)", id="install-offer-button", variant="warning", compact=True)
             yield FindingsTable(id="findings")
             with VerticalScroll(id="detail-pane"):
                 yield Static("", id="detail")
@@ -105,6 +111,7 @@ class CheckupScreen(Screen):
             self._log_recheck(fresh)
         self.fixing = False
         self._summary(seconds=message.seconds)
+        self._offer_install(list(fresh.values()))
         self.app.post_message(messages.CheckupFinished(None, message.seconds))  # tell the other screens
 
     def on_checkup_failed(self, message: messages.CheckupFailed) -> None:
@@ -124,6 +131,17 @@ class CheckupScreen(Screen):
         elif seconds is not None:
             text.append("· fix the failures first" if counts[Status.FAIL] else "· ready to generate")
         self.query_one("#summary", Static).update(text)
+
+    def _offer_install(self, findings: list[Finding]) -> None:
+        """Prominent when the checkout, the environment or the weights are missing or broken."""
+        wanted = install_wanted(findings)
+        self.query_one("#install-offer").set_class(not wanted, "-hidden")
+        self.query_one("#install-offer-text", Static).update(
+            Text(f"the install puts right: {', '.join(wanted)}", style="bold") if wanted else "")
+
+    @on(Button.Pressed, "#install-offer-button")
+    async def action_install(self) -> None:
+        await self.app.switch_mode("install")
 
     # ------------------------------------------------------------------ detail
     @on(FindingsTable.Highlighted)
