@@ -358,6 +358,10 @@ def make_plan(opts: InstallOptions, reach: Reach) -> InstallPlan:
         spec = environment_spec(family)
         torch = choose_variant(opts, spec)
         facts.append(f"torch build: {torch.why}")
+        paired = spec.variants.get(torch.variant)
+        if paired is not None and paired.torchaudio:
+            facts.append(f"  torchaudio {paired.torchaudio} paired with torch {paired.torch} (muq imports it; each "
+                         "torchaudio release works with one torch release only)")
         facts.extend(f"  {note}" for note in torch.notes)
         env_plan = plan_environment(opts, spec, torch.variant, checkout, reach, bool(checkout_plan.steps))
         if env_plan.steps and not opts.sources.find_links:
