@@ -15,7 +15,7 @@ from typing import Any
 
 from doctor import config as config_mod
 from doctor.commands.generate import GENERATE_HELP
-from runner.errors import BadInput
+from runner.errors import BadInput, RunError
 from runner.events import ExitCode
 from runner.request import add_request_arguments
 
@@ -92,8 +92,8 @@ def main(argv: list[str]) -> int:
             submit.requests(list(rest), ns.count, config=config)
         url = schema.ready_url(ns.database_url, config)
         return _run(ns, rest, url, store, config)
-    except BadInput as exc:
-        return _fail(f"{exc.message}\n  what to do: {exc.remedy}", int(ExitCode.BAD_INPUT))
+    except RunError as exc:  # a bad request (2), or no model folder here (3): the runner's message
+        return _fail(f"{exc.message}\n  what to do: {exc.remedy}", int(exc.code))
     except (DatabaseError, store.StoreError) as exc:
         return _fail(str(exc), int(ExitCode.ENVIRONMENT))
 

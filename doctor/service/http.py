@@ -28,7 +28,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from doctor.service import folders, inputs, outcomes, store, submit
-from runner.errors import BadInput
+from runner.errors import BadInput, RunError
 
 OPEN_PATHS = ("/", "/docs", "/openapi.json", "/docs/oauth2-redirect")
 
@@ -94,8 +94,10 @@ def _argv(body: JobRequest, config: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _bad(exc: BadInput) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "remedy": exc.remedy, "exit_code": int(exc.code)}, status_code=400)
+def _bad(exc: RunError) -> JSONResponse:
+    """A refused request: 400 for a bad one, 503 when the server's own model folder is missing (exit 3)."""
+    status = 400 if isinstance(exc, BadInput) else 503
+    return JSONResponse({"error": exc.message, "remedy": exc.remedy, "exit_code": int(exc.code)}, status_code=status)
 
 
 def _job_or_404(url: str, job_id: int) -> dict[str, Any] | JSONResponse:
@@ -140,7 +142,7 @@ def create_app(url: str, config: dict[str, Any], token: str | None) -> FastAPI:
         try:
             argv = _argv(body, config)
             done = submit.submit(url, argv, body.count, attempts=body.attempts, config=config)
-        except BadInput as exc:
+        except RunError as exc:
             return _bad(exc)
         return {"jobs": [{"id": s.job_id, "seed": s.seed, "cached": s.cached, "existing": s.existing} for s in done]}
 

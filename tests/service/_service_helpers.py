@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+# each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
+SHORT_NO_STYLE = ["--length", "3", "--steps", "4"]
 HEARTBEAT_S = 0.5
 STALL_TIMEOUT_S = 3.0  # the documented stall timeout these tests run under
 

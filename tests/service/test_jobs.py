@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from _service_helpers import http, wait_for, wav_seconds
+from _service_helpers import SHORT_NO_STYLE, http, wait_for, wav_seconds
 
 from doctor.service import folders, store
 
@@ -57,6 +59,55 @@ def test_bad_request_is_refused_at_submit_and_never_queued(service):
     assert status == 422
     owned = service.queue("add", *service.args("--out", "/tmp/elsewhere.wav"))
     assert owned.returncode == 2 and "--out is not taken by a job" in owned.stderr
+    assert len(store.list_jobs(service.url, 1000)) == before
+
+
+def _runners_refusal(service, *argv: str) -> dict:
+    """The error event the runner itself emits for this request (`drdoctor generate --json`, a real run)."""
+    ran = subprocess.run([sys.executable, "-m", "doctor", "generate", "--json", *argv], env=service.env,
+                         capture_output=True, text=True, timeout=60, check=False, cwd=service.home)
+    errors = [e for e in map(json.loads, ran.stdout.splitlines()) if e["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == ran.returncode, (ran.returncode, ran.stdout, ran.stderr)
+    return errors[0]
+
+
+def test_a_request_without_a_style_is_refused_at_submit_with_the_runners_message(service):
+    before = len(store.list_jobs(service.url, 1000))
+    styleless = ["--bundle", str(service.bundle), "--length", "3", "--steps", "4"]
+    runner = _runners_refusal(service, *styleless)
+    assert runner["code"] == 2 and runner["message"] == "no style given"
+    refused = service.queue("add", *styleless)
+    assert refused.returncode == 2
+    assert f"{runner['message']}\n  what to do: {runner['remedy']}" in refused.stderr
+    status, body = http("POST", service.base + "/jobs", {"length": 3, "steps": 4})
+    assert status == 400 and (body["error"], body["remedy"], body["exit_code"]) == (runner["message"],
+                                                                                     runner["remedy"], 2)
+    assert len(store.list_jobs(service.url, 1000)) == before
+
+
+def test_lyrics_and_model_folders_the_runner_would_refuse_are_refused_at_submit(service, tmp_path):
+    """The preflight's file rules (runner/request_files.py) at submit: the same message and exit code."""
+    before = len(store.list_jobs(service.url, 1000))
+    empty = tmp_path / "empty.lrc"
+    empty.write_text("[verse]\n[ar: x]\n", encoding="utf-8")  # nothing timed, nothing to time
+    latin1 = tmp_path / "latin1.lrc"
+    latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
+    mixed = tmp_path / "mixed.lrc"
+    mixed.write_text("[00:01.00] timed\nnot timed\n", encoding="utf-8")
+    cases = [("--lyrics", str(empty)), ("--lyrics", str(latin1)), ("--lyrics", str(mixed)),
+             ("--lyrics", str(tmp_path / "missing.lrc")), ("--ref-audio", str(tmp_path / "missing.wav"))]
+    for option, value in cases:
+        argv = ["--bundle", str(service.bundle), *SHORT_NO_STYLE, "--style", "x", option, value]
+        runner = _runners_refusal(service, *argv)
+        refused = service.queue("add", *argv)
+        assert refused.returncode == runner["code"] == 2, (option, value, refused.stderr)
+        assert runner["message"] in refused.stderr, (runner, refused.stderr)
+    gone = ["--bundle", str(tmp_path / "no-bundle"), *SHORT_NO_STYLE, "--style", "x"]
+    runner = _runners_refusal(service, *gone)
+    refused = service.queue("add", *gone)
+    assert refused.returncode == runner["code"] == 3 and runner["message"] in refused.stderr
+    status, body = http("POST", service.base + "/jobs", {"style": "x", "lyrics": {"text": "[verse]\n"}})
+    assert status == 400 and body["error"].startswith("no timed line could be read from")
     assert len(store.list_jobs(service.url, 1000)) == before
 
 
