@@ -37,6 +37,15 @@ LEDGER = """
 CREATE TABLE IF NOT EXISTS drdoctor_procrastinate_migrations (
     name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), how text NOT NULL)
 """
+# which database this is, for the job folders (doctor/service/folders.py): job ids restart at 1 in every
+# database, so one data folder used with two databases must not give two jobs one folder. A database that held
+# drdoctor's tables before this row existed keeps the old layout ("").
+INSTANCE = """
+INSERT INTO drdoctor_schema (name, version) SELECT 'instance', CASE WHEN EXISTS
+    (SELECT 1 FROM drdoctor_schema WHERE name = 'drdoctor') THEN '' ELSE
+    substr(md5(random()::text || clock_timestamp()::text), 1, 12) END
+ON CONFLICT (name) DO NOTHING
+"""
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('drdoctor_schema'))"  # released when the transaction ends
 MIGRATE_COMMAND = "drdoctor queue migrate"
 
@@ -161,6 +170,7 @@ def migrate(url: str) -> tuple[SchemaState, list[str]]:
                     _ledger(conn, [name], "applied")
                     done.append(name)
             conn.execute(OUR_TABLES)
+            conn.execute(INSTANCE)
             _record(conn, "procrastinate", installed_procrastinate(), only_new=False)
             _record(conn, "drdoctor", SCHEMA_VERSION, only_new=False)
     except psycopg.Error as exc:

@@ -28,8 +28,8 @@ from procrastinate import exceptions as pexc
 from procrastinate import job_context, jobs, retry
 from procrastinate import worker as pworker
 
-from doctor.service import outcomes
-from doctor.service.attempt import Requeue, Slot, run_attempt
+from doctor.service import outcomes, reaper
+from doctor.service.attempt import Requeue, Slot, run_attempt, stop_now
 from doctor.service.database import redact
 from doctor.service.store import QUEUE, TASK
 
@@ -225,9 +225,9 @@ def make_app(url: str, slot: Slot | None = None, db_holder: list[Database] | Non
     return app
 
 
-def start_reaper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "doctor.service.reaper"], stdin=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def start_reaper(grace_s: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "doctor.service.reaper", "--grace", f"{grace_s:g}"],
+                            stdin=subprocess.PIPE, text=True, start_new_session=True)
 
 
 async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
@@ -236,7 +236,8 @@ async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
     stops now (the job is then retried by the stall sweep of another worker)."""
     holder: list[Database] = []
     app = make_app(url, slot, holder)
-    slot.reaper = start_reaper()
+    # a container's launcher stops its container within its stop timeout: the reaper must not kill it sooner
+    slot.reaper = start_reaper(reaper.GRACE_S + (slot.container.stop_timeout_s if slot.container else 0.0))
     loop = asyncio.get_running_loop()
     async with app.open_async():
         db = Database(app)
@@ -261,10 +262,7 @@ async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
                 log.warning("stopping now")
                 with slot.lock:
                     if slot.runner is not None:
-                        try:
-                            os.killpg(slot.runner.proc.pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+                        stop_now(slot, slot.runner)
                 slot.tell_reaper("bye")
                 os._exit(143)
 

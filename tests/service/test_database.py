@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from _service_helpers import ended, job_when, start_worker, wav_seconds
 
-from doctor.service import schema
+from doctor.service import schema, store
 from doctor.service.database import redact, resolve
 from doctor.service.store import StoreError, connect
 
@@ -132,13 +132,17 @@ def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_j
     assert doctor.returncode == 0 and "migrated: yes" in doctor.stdout, doctor.stdout
     assert "nothing to apply" in service.queue("migrate", "--database-url", url).stdout
 
+    added = service.queue("add", "--json", "--database-url", url, *service.args("--seed", "5"))
+    assert added.returncode == 0, added.stderr
+    job_id = json.loads(added.stdout)[0]["job_id"]
+    # job ids restart at 1 in every database: this one's job folders are not the main database's
+    assert store.job_dir(url, service.config, job_id) != store.job_dir(service.url, service.config, job_id)
     worker = start_worker(env, service.logs, "older-db-worker")
     try:
-        added = service.queue("add", "--json", "--database-url", url, *service.args("--seed", "5"))
-        assert added.returncode == 0, added.stderr
-        job_id = json.loads(added.stdout)[0]["job_id"]
         job = job_when(url, job_id, ended, 60, "the job on the migrated database")
         assert job["state"] == "succeeded", job
+        assert job["attempt_rows"][0]["resumed_from"] is None
+        assert Path(job["output"]) == store.job_dir(url, service.config, job_id) / "song.wav"
         assert abs(wav_seconds(Path(job["output"])) - 3.0) < 0.2
     finally:
         worker.stop()

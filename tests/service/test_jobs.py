@@ -10,7 +10,7 @@ from pathlib import Path
 
 from _service_helpers import SHORT_NO_STYLE, http, wait_for, wav_seconds
 
-from doctor.service import folders, store
+from doctor.service import store
 
 
 def _final(service, ids: list[int], timeout: float) -> list[dict]:
@@ -33,7 +33,7 @@ def test_twenty_jobs_on_two_workers_each_finish_exactly_once(service):
         runs = job["attempt_rows"]
         assert [a["outcome"] for a in runs] == ["succeeded"], f"job {job['id']} ran {len(runs)} times: {runs}"
         workers.add(runs[0]["worker"])
-        folder = folders.job_dir(service.config, job["id"])
+        folder = store.job_dir(service.url, service.config, job["id"])
         assert Path(job["output"]) == folder / "song.wav"
         assert abs(wav_seconds(Path(job["output"])) - 3.0) < 0.2
         assert len(list((folder / "runs").iterdir())) == 1  # one runner run, nothing half-written beside it
@@ -143,7 +143,7 @@ def test_exit_codes_become_outcomes_and_a_job_past_its_timeout_ends_timed_out(se
     assert jobs["timed_out"]["state"] == "timed_out" and jobs["timed_out"]["exit_code"] == 6
     for job in jobs.values():
         assert [a["outcome"] for a in job["attempt_rows"]] == [job["state"]]  # final: never retried
-        assert not (folders.job_dir(service.config, job["id"]) / "song.wav").exists()
+        assert not (store.job_dir(service.url, service.config, job["id"]) / "song.wav").exists()
     listed = service.queue("list", "--state", "timed_out", "--state", "invalid")
     assert f"{ids['invalid']:>6}  invalid" in listed.stdout and f"{ids['timed_out']:>6}  timed_out" in listed.stdout
 

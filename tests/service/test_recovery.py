@@ -19,7 +19,7 @@ from _service_helpers import (
     wav_seconds,
 )
 
-from doctor.service import folders, store
+from doctor.service import store
 from doctor.service.database import embedded_folder, start_embedded, stop_embedded
 
 
@@ -61,7 +61,7 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
     assert str(survivor.pid) in second["worker"]
     assert second["resumed_from"] == first["run_dir"]  # the retry continued the dead worker's run folder
     assert not pid_alive(runner_pid), "the dead worker's runner must not go on writing"
-    folder = folders.job_dir(service.config, job_id)
+    folder = store.job_dir(service.url, service.config, job_id)
     assert sorted(p.name for p in folder.iterdir()) == ["runs", "song.wav"]
     assert len(list((folder / "runs").iterdir())) == 1
     assert abs(wav_seconds(folder / "song.wav") - 3.0) < 0.2
@@ -128,7 +128,7 @@ def test_cancel_of_a_running_job_stops_its_runner_and_a_retry_resumes_it(service
     assert not pid_alive(attempt["runner_pid"])
     run_dir = Path(job["run_dir"])
     assert (run_dir / "request.json").is_file()
-    assert not (folders.job_dir(service.config, job_id) / "song.wav").exists()
+    assert not (store.job_dir(service.url, service.config, job_id) / "song.wav").exists()
     retried = service.queue("retry", "--json", str(job_id))
     assert retried.returncode == 0, retried.stderr
     new_id = json.loads(retried.stdout)["id"]

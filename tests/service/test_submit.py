@@ -78,7 +78,7 @@ def test_no_model_is_refused_unless_the_config_names_one(tmp_path):
 def test_the_readme_documents_the_outcome_table_the_service_uses():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The generation service", 1)[1].split("\n## ", 1)[0]
-    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", section, flags=re.M))
+    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", section, flags=re.MULTILINE))
     assert {int(code): name for code, name in rows.items()} == outcomes.OUTCOMES
     for special in (outcomes.DIED, outcomes.DEAD, outcomes.REQUEUED):
         assert f"`{special}`" in section
