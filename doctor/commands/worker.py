@@ -44,18 +44,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="a worker silent this long is dead and its job is retried (default: config "
                         "[service] stall_timeout_s, else 30)")
     p.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between polls (besides LISTEN)")
+    p.add_argument("--nvml-snapshot", metavar="FILE", help=argparse.SUPPRESS)  # recorded GPU facts (tests)
     return p
 
 
-def gpu_count() -> int:
+def gpu_count(snapshot: str | None = None) -> int:
+    from pathlib import Path
+
     from doctor.probes import nvml
 
-    facts = nvml.live()
+    facts = nvml.recorded(Path(snapshot))() if snapshot else nvml.live()
     return len(facts.get("devices") or []) if facts.get("status") == "ok" else 0
 
 
-def _all_gpus(argv: list[str]) -> int:
-    count = gpu_count()
+def _all_gpus(argv: list[str], snapshot: str | None) -> int:
+    count = gpu_count(snapshot)
     if count == 0:
         print("drdoctor worker: --gpus all, but NVML reports no GPU\n  what to do: run `drdoctor check`, "
               "or use --cpu", file=sys.stderr)
@@ -86,7 +89,7 @@ def main(argv: list[str]) -> int:
         print(f"drdoctor worker: {exc}", file=sys.stderr)
         return int(ExitCode.BAD_INPUT)
     if ns.gpus == "all":
-        return _all_gpus(argv)
+        return _all_gpus(argv, ns.nvml_snapshot)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s drdoctor worker: %(message)s", stream=sys.stderr)
     from doctor.service import folders, schema
     from doctor.service.attempt import ContainerRoute, Slot
@@ -100,7 +103,7 @@ def main(argv: list[str]) -> int:
 
     if ns.gpu is not None:
         device, visible = f"cuda:{ns.gpu}", str(ns.gpu)
-    elif ns.cpu or gpu_count() == 0:
+    elif ns.cpu or gpu_count(ns.nvml_snapshot) == 0:
         device, visible = "cpu", ""
     else:
         device, visible = "cuda:0", "0"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from _service_helpers import ended, job_when, start_worker, wav_seconds
+from _service_helpers import ended, job_when, new_database, start_worker, wav_seconds
 
 from doctor.service import schema, store
 from doctor.service.database import redact, resolve
@@ -53,14 +53,6 @@ def test_queue_doctor_says_the_embedded_database_is_reachable_and_migrated(servi
     assert "(embedded)" in done.stdout and "reachable: yes" in done.stdout and "migrated: yes" in done.stdout
 
 
-def _new_database(service, name: str) -> str:
-    """A database of its own in the session's embedded server (its conninfo)."""
-    with psycopg.connect(service.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return psycopg.conninfo.make_conninfo(service.url, dbname=name)
-
-
 def _older_procrastinate(url: str, version: tuple[int, ...], recorded: str | None) -> list[str]:
     """Procrastinate's schema as it was at `version`, built the way its docs build it: the first migration
     (00.00.00_01_initial.sql) and every later one shipped up to that version; with `recorded`, drdoctor's tables
@@ -98,7 +90,7 @@ def _catalog(url: str) -> dict[str, set]:
 
 
 def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_jobs(service):
-    url = _new_database(service, "older_procrastinate")
+    url = new_database(service.url, "older_procrastinate")
     pending = _older_procrastinate(url, (3, 0, 0), recorded="3.0.2")
     assert pending, "the installed Procrastinate ships migrations after 3.0.0"
 
@@ -108,7 +100,7 @@ def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_j
     assert "`drdoctor queue migrate`" in doctor.stdout
     assert json.loads(service.queue("doctor", "--json", "--database-url", url).stdout)["pending"] == pending
 
-    fresh = _new_database(service, "fresh_procrastinate")
+    fresh = new_database(service.url, "fresh_procrastinate")
     schema.migrate(fresh)
     assert _catalog(url) != _catalog(fresh)
 
@@ -149,7 +141,7 @@ def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_j
 
 
 def test_procrastinate_tables_with_no_record_of_their_migrations_are_not_guessed_at(service):
-    url = _new_database(service, "unrecorded_procrastinate")
+    url = new_database(service.url, "unrecorded_procrastinate")
     _older_procrastinate(url, (2, 0, 0), recorded=None)
     before = _catalog(url)
     doctor = service.queue("doctor", "--database-url", url)
