@@ -63,6 +63,13 @@ def connection_lost(exc: BaseException) -> bool:
     return isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout, OSError))
 
 
+def taken_meanwhile(exc: pexc.ConnectorException) -> bool:
+    """Procrastinate refused to finish or retry a job that is no longer "doing": another worker's sweep (or a retry)
+    changed it first. Its message is on the psycopg error the ConnectorException wraps."""
+    text = f"{exc} {exc.__cause__}"
+    return 'not in "doing"' in text or "invalid status" in text
+
+
 class Database:
     """The worker's queries: each one waits for the database when it is away."""
 
@@ -161,7 +168,16 @@ class ServiceWorker(pworker.Worker):
             await asyncio.sleep(0.5)
 
     async def _persist_job_status(self, **kwargs: Any) -> None:
-        await self.db.patiently("job status", super()._persist_job_status, **kwargs)
+        try:
+            await self.db.patiently("job status", super()._persist_job_status, **kwargs)
+        except pexc.ConnectorException as exc:
+            if not taken_meanwhile(exc):
+                raise
+            # a sweep judged this worker dead meanwhile (its heartbeat was stuck behind the outage) and the job
+            # went back to the queue: its next attempt decides it; this worker goes on
+            job = kwargs["job"]
+            self._job_ids_to_abort.pop(job.id, None)
+            log.warning("job %s was handed to another worker while this one was away: its status is theirs", job.id)
 
     async def _shutdown(self, side_tasks: list[asyncio.Task[Any]]) -> None:
         manager = self.app.job_manager
@@ -205,8 +221,9 @@ async def sweep_stalled(app: procrastinate.App, db: Database, stall_timeout_s: f
                 await app.job_manager.retry_job(job)
                 done.append((job.id, "retried"))
         except pexc.ConnectorException as exc:
-            if "not in \"doing\" status" not in str(exc) and "invalid status" not in str(exc):
-                raise  # another worker's sweep got there first otherwise
+            if not taken_meanwhile(exc):
+                raise
+            continue  # another worker's sweep got there first
         log.warning("job %s: worker %s stopped heartbeating -> %s", job.id, job.worker_id, done[-1][1] if done else "-")
     await app.job_manager.prune_stalled_workers(stall_timeout_s)  # their jobs are requeued: forget them
     return done

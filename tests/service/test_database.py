@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from _service_helpers import ended, job_when, new_database, start_worker, wav_seconds
+from _service_helpers import ended, job_when, start_worker, wav_seconds
 
 from doctor.service import schema, store
 from doctor.service.database import redact, resolve
@@ -89,8 +89,8 @@ def _catalog(url: str) -> dict[str, set]:
         }
 
 
-def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_jobs(service):
-    url = new_database(service.url, "older_procrastinate")
+def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_jobs(service, new_database):
+    url = new_database("older_procrastinate")
     pending = _older_procrastinate(url, (3, 0, 0), recorded="3.0.2")
     assert pending, "the installed Procrastinate ships migrations after 3.0.0"
 
@@ -100,7 +100,7 @@ def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_j
     assert "`drdoctor queue migrate`" in doctor.stdout
     assert json.loads(service.queue("doctor", "--json", "--database-url", url).stdout)["pending"] == pending
 
-    fresh = new_database(service.url, "fresh_procrastinate")
+    fresh = new_database("fresh_procrastinate")
     schema.migrate(fresh)
     assert _catalog(url) != _catalog(fresh)
 
@@ -140,8 +140,8 @@ def test_an_older_procrastinate_schema_is_reported_migrated_once_and_then_runs_j
         worker.stop()
 
 
-def test_procrastinate_tables_with_no_record_of_their_migrations_are_not_guessed_at(service):
-    url = new_database(service.url, "unrecorded_procrastinate")
+def test_procrastinate_tables_with_no_record_of_their_migrations_are_not_guessed_at(service, new_database):
+    url = new_database("unrecorded_procrastinate")
     _older_procrastinate(url, (2, 0, 0), recorded=None)
     before = _catalog(url)
     doctor = service.queue("doctor", "--database-url", url)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from _service_helpers import ended, job_when, new_database, runner_environment, wait_for
+from _service_helpers import ended, job_when, runner_environment, wait_for
 
 from doctor.service import store
 
@@ -28,8 +28,8 @@ def _workers(service, env: dict[str, str], name: str, *argv: str) -> tuple[subpr
     return proc, (log, handle)
 
 
-def test_each_worker_gives_its_runner_its_own_gpu_or_none(service, tmp_path):
-    url = new_database(service.url, "devices")
+def test_each_worker_gives_its_runner_its_own_gpu_or_none(service, new_database, tmp_path):
+    url = new_database("devices")
     env = {**service.env, "DRDOCTOR_DATABASE_URL": url}
     snapshot = tmp_path / "nvml.json"
     snapshot.write_text(json.dumps(TWO_GPUS), encoding="utf-8")

@@ -18,7 +18,7 @@ def _final(service, ids: list[int], timeout: float) -> list[dict]:
         jobs = [store.get_job(service.url, i, with_request=True) for i in ids]
         return jobs if all(j["state"] not in ("queued", "running", "cancelling") for j in jobs) else None
 
-    return wait_for(done, timeout, f"jobs {ids} to finish", every=0.3)
+    return wait_for(done, timeout, f"jobs {ids} to finish", every=0.1)
 
 
 def test_twenty_jobs_on_two_workers_each_finish_exactly_once(service):
@@ -62,19 +62,32 @@ def test_bad_request_is_refused_at_submit_and_never_queued(service):
     assert len(store.list_jobs(service.url, 1000)) == before
 
 
-def _runners_refusal(service, *argv: str) -> dict:
-    """The error event the runner itself emits for this request (`drdoctor generate --json`, a real run)."""
-    ran = subprocess.run([sys.executable, "-m", "doctor", "generate", "--json", *argv], env=service.env,
-                         capture_output=True, text=True, timeout=60, check=False, cwd=service.home)
-    errors = [e for e in map(json.loads, ran.stdout.splitlines()) if e["type"] == "error"]
-    assert len(errors) == 1 and errors[0]["code"] == ran.returncode, (ran.returncode, ran.stdout, ran.stderr)
-    return errors[0]
+def _runners_refusals(service, *requests: list[str]) -> list[dict]:
+    """The error event the runner itself emits for each request (`drdoctor generate --json`, real runs, at once)."""
+    runs = [subprocess.Popen([sys.executable, "-m", "doctor", "generate", "--json", *argv], env=service.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=service.home)
+            for argv in requests]
+    found = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=60)
+        errors = [e for e in map(json.loads, stdout.splitlines()) if e["type"] == "error"]
+        assert len(errors) == 1 and errors[0]["code"] == run.returncode, (run.returncode, stdout, stderr)
+        found.append(errors[0])
+    return found
+
+
+def _queue_adds(service, *requests: list[str]) -> list[subprocess.CompletedProcess]:
+    """`drdoctor queue add` of each request, at once."""
+    runs = [subprocess.Popen([sys.executable, "-m", "doctor", "queue", "add", *argv], env=service.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for argv in requests]
+    return [subprocess.CompletedProcess(run.args, run.wait(timeout=60), run.stdout.read(), run.stderr.read())
+            for run in runs]
 
 
 def test_a_request_without_a_style_is_refused_at_submit_with_the_runners_message(service):
     before = len(store.list_jobs(service.url, 1000))
     styleless = ["--bundle", str(service.bundle), "--length", "3", "--steps", "4"]
-    runner = _runners_refusal(service, *styleless)
+    (runner,) = _runners_refusals(service, styleless)
     assert runner["code"] == 2 and runner["message"] == "no style given"
     refused = service.queue("add", *styleless)
     assert refused.returncode == 2
@@ -96,16 +109,14 @@ def test_lyrics_and_model_folders_the_runner_would_refuse_are_refused_at_submit(
     mixed.write_text("[00:01.00] timed\nnot timed\n", encoding="utf-8")
     cases = [("--lyrics", str(empty)), ("--lyrics", str(latin1)), ("--lyrics", str(mixed)),
              ("--lyrics", str(tmp_path / "missing.lrc")), ("--ref-audio", str(tmp_path / "missing.wav"))]
-    for option, value in cases:
-        argv = ["--bundle", str(service.bundle), *SHORT_NO_STYLE, "--style", "x", option, value]
-        runner = _runners_refusal(service, *argv)
-        refused = service.queue("add", *argv)
-        assert refused.returncode == runner["code"] == 2, (option, value, refused.stderr)
-        assert runner["message"] in refused.stderr, (runner, refused.stderr)
-    gone = ["--bundle", str(tmp_path / "no-bundle"), *SHORT_NO_STYLE, "--style", "x"]
-    runner = _runners_refusal(service, *gone)
-    refused = service.queue("add", *gone)
-    assert refused.returncode == runner["code"] == 3 and runner["message"] in refused.stderr
+    requests = [["--bundle", str(service.bundle), *SHORT_NO_STYLE, "--style", "x", option, value]
+                for option, value in cases]
+    requests.append(["--bundle", str(tmp_path / "no-bundle"), *SHORT_NO_STYLE, "--style", "x"])
+    runners = _runners_refusals(service, *requests)
+    assert [r["code"] for r in runners] == [2] * len(cases) + [3]  # no bundle folder: the environment's
+    for argv, runner, refused in zip(requests, runners, _queue_adds(service, *requests)):
+        assert refused.returncode == runner["code"], (argv, runner, refused.stderr)
+        assert f"{runner['message']}\n  what to do: {runner['remedy']}" in refused.stderr, (runner, refused.stderr)
     status, body = http("POST", service.base + "/jobs", {"style": "x", "lyrics": {"text": "[verse]\n"}})
     assert status == 400 and body["error"].startswith("no timed line could be read from")
     assert len(store.list_jobs(service.url, 1000)) == before
