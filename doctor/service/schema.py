@@ -46,7 +46,8 @@ INSERT INTO drdoctor_schema (name, version) SELECT 'instance', CASE WHEN EXISTS
     substr(md5(random()::text || clock_timestamp()::text), 1, 12) END
 ON CONFLICT (name) DO NOTHING
 """
-LOCK = "SELECT pg_advisory_xact_lock(hashtext('drdoctor_schema'))"  # released when the transaction ends
+LOCK = "SELECT pg_advisory_lock(hashtext('drdoctor_schema'))"  # held across the migrations' transactions
+UNLOCK = "SELECT pg_advisory_unlock(hashtext('drdoctor_schema'))"
 MIGRATE_COMMAND = "drdoctor queue migrate"
 
 
@@ -134,48 +135,63 @@ def _first_line(exc: BaseException) -> str:
 
 
 class MigrationError(Exception):
-    """A migration failed (nothing of it is applied: one transaction) or the database's state is unknown."""
+    """A migration failed (it is rolled back; the ones before it stay, recorded) or the database's state is unknown."""
 
 
 def migrate(url: str) -> tuple[SchemaState, list[str]]:
     """Bring the database to the installed Procrastinate and drdoctor schema: an empty one gets Procrastinate's
     schema.sql (which holds every migration shipped so far, all recorded as such); an older one gets the
-    migrations it lacks, in name order. One transaction under an advisory lock, so two workers starting at once
-    cannot both apply them and a failure leaves the database as it was. Returns the state and what was applied."""
+    migrations it lacks, in name order, each in a transaction with its ledger row (one transaction for all cannot
+    work: Postgres refuses to use an enum value added in the same transaction, and 02.06.00 adds some that later
+    files use), so a failure leaves the database at the last migration applied, recorded. An advisory lock is
+    held throughout: two workers starting at once cannot both apply them. Returns the state and what was applied."""
     current = state(url)
     if not current.reachable:
         return current, []
     done: list[str] = []
     try:
-        with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(LOCK)
-            current = _state(conn)  # again, under the lock: another process may have migrated meanwhile
-            if current.unknown:
-                raise MigrationError(
-                    "the database has Procrastinate's tables but no record of which of its migrations it has\n"
-                    "  what to do: apply the missing ones from `procrastinate schema --migrations-path` by hand, then "
-                    "record them in drdoctor_procrastinate_migrations, or use a new database")
-            conn.execute(LEDGER)
-            if current.procrastinate is None:
-                from procrastinate.schema import SchemaManager
-
-                conn.execute(SchemaManager.get_schema())
-                _ledger(conn, [m.name for m in shipped_migrations()], "schema.sql")
-                done.append("schema.sql")
-            else:
+            try:
+                current = _state(conn)  # again, under the lock: another process may have migrated meanwhile
+                if current.unknown:
+                    raise MigrationError(
+                        "the database has Procrastinate's tables but no record of which of its migrations it has\n"
+                        "  what to do: apply the missing ones from `procrastinate schema --migrations-path` by hand, "
+                        "then record them in drdoctor_procrastinate_migrations, or use a new database")
                 migrations = {m.name: m for m in shipped_migrations()}
-                _ledger(conn, sorted(set(migrations) - set(current.pending)), "before the ledger")
+                with conn.transaction():
+                    conn.execute(LEDGER)
+                    if current.procrastinate is None:
+                        from procrastinate.schema import SchemaManager
+
+                        conn.execute(SchemaManager.get_schema())
+                        _ledger(conn, list(migrations), "schema.sql")
+                        done.append("schema.sql")
+                    else:
+                        _ledger(conn, sorted(set(migrations) - set(current.pending)), "before the ledger")
                 for name in current.pending:
-                    conn.execute(migrations[name].path.read_text(encoding="utf-8"))
-                    _ledger(conn, [name], "applied")
+                    with conn.transaction():
+                        conn.execute(migrations[name].path.read_text(encoding="utf-8"))
+                        _ledger(conn, [name], "applied")
                     done.append(name)
-            conn.execute(OUR_TABLES)
-            conn.execute(INSTANCE)
-            _record(conn, "procrastinate", installed_procrastinate(), only_new=False)
-            _record(conn, "drdoctor", SCHEMA_VERSION, only_new=False)
+                with conn.transaction():
+                    conn.execute(OUR_TABLES)
+                    conn.execute(INSTANCE)
+                    _record(conn, "procrastinate", installed_procrastinate(), only_new=False)
+                    _record(conn, "drdoctor", SCHEMA_VERSION, only_new=False)
+            finally:
+                conn.execute(UNLOCK)
     except psycopg.Error as exc:
-        raise MigrationError(f"migrating the job database failed, nothing was changed: {_first_line(exc)}") from exc
+        applied = f" (applied before it: {', '.join(done)})" if done else ""
+        raise MigrationError(f"migrating the job database failed at {_failing(current, done)}: {_first_line(exc)}"
+                             f"{applied}; what was applied is recorded, the failing step was rolled back") from exc
     return state(url), done
+
+
+def _failing(current: SchemaState, done: list[str]) -> str:
+    left = [name for name in current.pending if name not in done]
+    return left[0] if left else "drdoctor's tables"
 
 
 def _ledger(conn: psycopg.Connection, names: list[str], how: str) -> None:
