@@ -225,7 +225,8 @@ def _resumed(ns: argparse.Namespace, given: set[str]) -> Request:
 
 
 def validate(request: Request) -> None:
-    """Checks that need no files or torch (BadInput naming the option): the first of `problems` is raised."""
+    """Checks that need no files or torch (BadInput naming the option): the first of `problems` is raised.
+    The checks of the files themselves are `runner.request_files` (torch-free too)."""
     found = problems(request)
     if found:
         raise found[0][1]
@@ -248,6 +249,9 @@ def problems(request: Request) -> list[tuple[str, BadInput]]:
         refuse("timeout", f"--timeout {request.timeout}: must be positive", "seconds, e.g. --timeout 3600")
     if request.length is not None and not (request.length > 0):
         refuse("length", f"--length {request.length}: must be positive", "95 or 96-285 seconds")
+    if not (request.style or request.ref_audio or request.style_embedding or request.style_from or request.resume):
+        refuse("style", "no style given",
+               "give --style TEXT, --ref-audio CLIP, --style-embedding FILE or --style-from RUN_DIR")
     if request.bundle and request.diffrhythm:
         refuse("bundle", "--bundle and --diffrhythm both given", "use one: the bundle is for the self-test")
     if not request.bundle and not request.diffrhythm:

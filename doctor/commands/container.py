@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_arguments(g)
     g.add_argument("--image", help=f"image to run (default: [container] image, else {DEFAULT_IMAGE})")
     g.add_argument("--output", metavar="DIR", help="host output folder mounted at /out (default: [container] out, else ./out)")
-    g.add_argument("--cpu", action="store_true", help="run without the GPU request (slow; on purpose only)")
+    gpus = g.add_mutually_exclusive_group()
+    gpus.add_argument("--cpu", action="store_true", help="run without the GPU request (slow; on purpose only)")
+    gpus.add_argument("--gpu", metavar="N", help="only GPU N (`--gpus device=N`; default: all GPUs)")
     g.add_argument("--user", help="UID:GID inside the container (default: yours, so outputs are yours)")
     g.add_argument("--stop-timeout", type=float, default=10.0, metavar="S", help="after Ctrl-C, wait S s before killing")
     g.add_argument("--host-paths", action="store_true",
@@ -260,7 +262,7 @@ def cmd_run(args) -> int:
         print("drdoctor: --cpu: running without the GPU request (slow)", file=sys.stderr)
     try:
         result = launch.run(client, image, creq, view, gpu=not args.cpu, user=user,
-                            stop_timeout=args.stop_timeout)
+                            stop_timeout=args.stop_timeout, gpu_devices=[args.gpu] if args.gpu else None)
     except DockerProblem as problem:
         return _emit_failure(problem, args.json)
     launch.finish_view(view)

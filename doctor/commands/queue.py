@@ -1,7 +1,7 @@
 """`drdoctor queue`: song jobs in the job database (Postgres through Procrastinate).
 
   queue add [--count N] [--attempts N] GENERATE-OPTIONS...   queue jobs (seeds s, s+1, ...)
-  queue list [--state S] [--limit N] | show ID | cancel ID | retry ID | stats | doctor | stop-db
+  queue list [--state S] [--limit N] | show ID | cancel ID | retry ID | stats | doctor | migrate | stop-db
 Every sub-command takes --database-url URL (else DRDOCTOR_DATABASE_URL, the config's [service]
 database_url, or drdoctor's own embedded Postgres) and --json.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 from doctor import config as config_mod
 from doctor.commands.generate import GENERATE_HELP
-from runner.errors import BadInput
+from runner.errors import BadInput, RunError
 from runner.events import ExitCode
 from runner.request import add_request_arguments
 
-SUBCOMMANDS = ("add", "list", "show", "cancel", "retry", "stats", "doctor", "stop-db")
+SUBCOMMANDS = ("add", "list", "show", "cancel", "retry", "stats", "doctor", "migrate", "stop-db")
 
 
 def _parser(with_runner_options: bool = False) -> argparse.ArgumentParser:
@@ -78,6 +78,8 @@ def main(argv: list[str]) -> int:
 
     if ns.command == "doctor":
         return _doctor(ns, config)
+    if ns.command == "migrate":
+        return _migrate(ns, config)
     if ns.command == "stop-db":
         database = resolve(ns.database_url, config)
         if not database.embedded:
@@ -92,8 +94,8 @@ def main(argv: list[str]) -> int:
             submit.requests(list(rest), ns.count, config=config)
         url = schema.ready_url(ns.database_url, config)
         return _run(ns, rest, url, store, config)
-    except BadInput as exc:
-        return _fail(f"{exc.message}\n  what to do: {exc.remedy}", int(ExitCode.BAD_INPUT))
+    except RunError as exc:  # a bad request (2), or no model folder here (3): the runner's message
+        return _fail(f"{exc.message}\n  what to do: {exc.remedy}", int(exc.code))
     except (DatabaseError, store.StoreError) as exc:
         return _fail(str(exc), int(ExitCode.ENVIRONMENT))
 
@@ -160,14 +162,46 @@ def _doctor(ns: argparse.Namespace, config: dict[str, Any]) -> int:
         return _fail(str(exc), int(ExitCode.ENVIRONMENT))
     report = {"database": database.shown, "source": database.source, "reachable": current.reachable,
               "procrastinate_schema": current.procrastinate, "procrastinate_installed": schema.installed_procrastinate(),
-              "drdoctor_schema": current.ours, "migrated": current.migrated, "error": current.error}
+              "drdoctor_schema": current.ours, "migrated": current.migrated, "pending": list(current.pending),
+              "error": current.error}
     lines = [f"job database: {database.shown} ({database.source})",
              f"reachable: {'yes' if current.reachable else 'no: ' + str(current.error)}"]
     if current.reachable:
         lines.append(f"schema: procrastinate {current.procrastinate or 'not applied'} (installed "
                      f"{report['procrastinate_installed']}), drdoctor {current.ours or 'not applied'}")
-        lines.append("migrated: yes" if current.migrated else
-                     "migrated: no; what to do: any queue command or `drdoctor worker` applies a missing schema; "
-                     "a schema of an older Procrastinate needs its migrations (`procrastinate schema --migrations-path`)")
+        if current.migrated:
+            lines.append("migrated: yes")
+        elif current.unknown:
+            lines.append("migrated: unknown: Procrastinate's tables exist but nothing records which of its "
+                         "migrations they have; what to do: apply them by hand (`procrastinate schema "
+                         "--migrations-path`), or use a new database")
+        else:
+            missing = (f"{len(current.pending)} Procrastinate migration(s) pending: " + ", ".join(current.pending)
+                       if current.pending else "the schema is not applied")
+            lines.append(f"migrated: no: {missing}; what to do: `{schema.MIGRATE_COMMAND}` (a worker or any "
+                         "queue command applies them too; stop workers of older drdoctor versions first)")
     _print(ns, report, "\n".join(lines))
     return 0 if current.migrated else int(ExitCode.ENVIRONMENT)
+
+
+def _migrate(ns: argparse.Namespace, config: dict[str, Any]) -> int:
+    import time
+
+    from doctor.service import schema
+    from doctor.service.database import DatabaseError, ready, resolve
+
+    try:
+        database = ready(resolve(ns.database_url, config))
+        started = time.monotonic()
+        result, applied = schema.migrate(database.url)
+    except (DatabaseError, schema.MigrationError) as exc:
+        return _fail(str(exc), int(ExitCode.ENVIRONMENT))
+    if not result.reachable:
+        return _fail(f"cannot reach the job database {database.shown}: {result.error}", int(ExitCode.ENVIRONMENT))
+    seconds = time.monotonic() - started
+    report = {"database": database.shown, "applied": applied, "seconds": round(seconds, 3),
+              "procrastinate_schema": result.procrastinate, "migrated": result.migrated}
+    text = (f"applied {len(applied)}: {', '.join(applied)} ({seconds:.2f} s)" if applied else
+            "nothing to apply") + f"; the schema is Procrastinate {result.procrastinate}'s"
+    _print(ns, report, text)
+    return 0 if result.migrated else int(ExitCode.ENVIRONMENT)

@@ -53,7 +53,7 @@ CASES: tuple[Case, ...] = (
     Case("oom_once", ("--fault", "oom_decode"), 0, None, "decode runs out of memory, retries smaller windows",
          length=None),
     Case("oom_always", ("--fault", "oom_always"), 5, "decode", "decode out of memory at every window size"),
-    Case("bad_lyrics", ("--lyrics", "{bad_lrc}"), 2, "lyrics", "an LRC file without one timed line"),
+    Case("bad_lyrics", ("--lyrics", "{bad_lrc}"), 2, "preflight", "an LRC file without one timed line"),
     Case("bad_length", ("--length", "999"), 2, "preflight", "an impossible song length"),
     Case("timeout", ("--fault", "slow:0.3", "--timeout", "2"), 6, "sample", "a run past --timeout"),
     Case("crash", ("--fault", "crash"), 1, "write", "an unexpected error half way through writing"),

@@ -38,10 +38,12 @@ class RunResult:
     finished: bool = False  # a run_finished event came
 
 
-def gpu_request():
-    """The SDK's form of `docker run --gpus all`."""
+def gpu_request(device_ids: list[str] | None = None):
+    """The SDK's form of `docker run --gpus all`, or of `--gpus device=N` for the GPUs in `device_ids`."""
     from docker.types import DeviceRequest
 
+    if device_ids:
+        return [DeviceRequest(device_ids=list(device_ids), capabilities=[["gpu"]])]
     return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
 
 
@@ -71,7 +73,7 @@ class _Lines:
 
 def run(client, image: str, creq: ContainerRequest, view, *, gpu: bool = True, user: str | None = None,
         stop_timeout: float = 10.0, stderr: TextIO | None = None, name: str | None = None,
-        environment: dict[str, str] | None = None) -> RunResult:
+        environment: dict[str, str] | None = None, gpu_devices: list[str] | None = None) -> RunResult:
     import docker
 
     stderr = stderr or sys.stderr
@@ -81,7 +83,7 @@ def run(client, image: str, creq: ContainerRequest, view, *, gpu: bool = True, u
     try:
         container = client.containers.create(
             image, command=creq.args, name=name, mounts=creq.docker_mounts(), network_mode="none",
-            device_requests=gpu_request() if gpu else None, user=user, environment=env,
+            device_requests=gpu_request(gpu_devices) if gpu else None, user=user, environment=env,
             labels={"drdoctor.run": "generate"}, detach=True, stdin_open=False, tty=False,
         )
     except docker.errors.ImageNotFound:

@@ -7,7 +7,10 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +37,34 @@ class JobFailed(Exception):
     """The run ended without a song; the outcome is already stored."""
 
 
+@dataclass(frozen=True)
+class ContainerRoute:
+    """Runs in the container: each attempt is `drdoctor container run generate`, the command a user runs (its
+    mounts, image checks, events with host paths, exit codes, and its stop: SIGINT to the runner, then a kill
+    after `stop_timeout_s`). Image and model folder default as that command's do (`[container]` in the config)."""
+    image: str | None = None
+    docker_host: str | None = None
+    stop_timeout_s: float = 10.0
+
+    def command(self, job_dir: Path, gpu: str | None) -> list[str]:
+        """`gpu`: "" = no GPU request (--cpu), "N" = GPU N only, None = every GPU."""
+        argv = ["container", "run", "generate", "--json", "--host-paths", "--output", str(job_dir),
+                "--stop-timeout", f"{self.stop_timeout_s:g}"]
+        argv += ["--image", self.image] if self.image else []
+        argv += ["--docker-host", self.docker_host] if self.docker_host else []
+        return argv + (["--cpu"] if gpu == "" else ["--gpu", gpu] if gpu else [])
+
+
 @dataclass
 class Slot:
-    """What a worker runs on: its name, the device label and the CUDA_VISIBLE_DEVICES it gives the runner."""
+    """What a worker runs on: its name, the device label, the CUDA_VISIBLE_DEVICES it gives the runner (in the
+    container: the one GPU the engine hands it) and where the runner runs (here, or the container)."""
     worker: str
     device: str
     cuda_visible: str | None  # None: leave the variable as it is
     python: str
     config: dict[str, Any]
+    container: ContainerRoute | None = None
     draining: bool = False
     runner: RunnerProcess | None = None
     reaper: Any = None  # a subprocess.Popen of doctor.service.reaper
@@ -63,14 +86,27 @@ def _timeout(request: dict[str, Any], config: dict[str, Any]) -> float:
 def build_argv(slot: Slot, argv: list[str], request: dict[str, Any], job_dir: Path,
                resume: Path | None) -> list[str]:
     """The runner's arguments: generate's own builder for a new run; `--resume RUN_DIR` for a run folder
-    an earlier attempt left (its saved request is the job's; only the output and timeout are ours)."""
+    an earlier attempt left (its saved request is the job's; only the output and timeout are ours). In the
+    container they follow `drdoctor container run generate`'s own options (the image has its checkout)."""
     out = str(job_dir / "song.wav")
     timeout = ["--timeout", str(_timeout(request, slot.config))]
+    launcher = [] if slot.container is None else slot.container.command(job_dir, slot.cuda_visible)
     if resume is not None:
-        return ["--resume", str(resume), "--out", out, *timeout]
+        return launcher + ["--resume", str(resume), "--out", out, *timeout]
     has_timeout = any(a == "--timeout" or a.startswith("--timeout=") for a in argv)
-    return runner_args(argv, slot.config) + ["--run-dir", str(job_dir / "runs"), "--out", out] + \
+    request_argv = argv if slot.container is not None else runner_args(argv, slot.config)
+    return launcher + request_argv + ["--run-dir", str(job_dir / "runs"), "--out", out] + \
         ([] if has_timeout else timeout)
+
+
+def launch(slot: Slot, argv: list[str], job_dir: Path) -> RunnerProcess:
+    """The runner as `drdoctor generate` starts it, or `drdoctor container run generate` as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_URL}  # the runner has no business with the database
+    if slot.container is not None:  # the engine hands the container its GPU; the host process needs none
+        return RunnerProcess(sys.executable, argv, cwd=str(job_dir), env=env, module="doctor")
+    if slot.cuda_visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible
+    return RunnerProcess(slot.python, argv, cwd=str(job_dir), env=env)
 
 
 class EventSink:
@@ -146,7 +182,8 @@ class Watch:
 async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, args: dict[str, Any]) -> dict[str, Any]:
     """Run the job once; returns its result or raises Requeue / JobFailed / CancelledError."""
     config = slot.config
-    job_dir = folders.job_dir(config, job_id)
+    known = await query_one("SELECT version FROM drdoctor_schema WHERE name = 'instance'")
+    job_dir = folders.job_dir(config, job_id, known["version"] if known else "")
     job_dir.mkdir(parents=True, exist_ok=True)
     key = args["cache_key"]
     await query("INSERT INTO drdoctor_jobs (job_id, cache_key) VALUES (%(job_id)s, %(key)s) "
@@ -170,15 +207,12 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
     if resume is not None:
         await backfill_events(query, query_one, job_id, attempt, resume)
     argv = build_argv(slot, list(args["argv"]), args["request"], job_dir, resume)
-    env = {k: v for k, v in os.environ.items() if k != ENV_URL}  # the runner has no business with the database
-    if slot.cuda_visible is not None:
-        env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible
     loop = asyncio.get_running_loop()
     sink = EventSink(query, job_id, attempt, loop)
     watch = Watch()
     try:
         with slot.lock:
-            runner = RunnerProcess(slot.python, argv, cwd=str(job_dir), env=env)
+            runner = launch(slot, argv, job_dir)
             slot.runner = runner
     except LaunchError as exc:
         await sink.close()
@@ -203,12 +237,12 @@ async def run_attempt(slot: Slot, query: Query, query_one: Query, job_id: int, a
             await asyncio.wait_for(asyncio.shield(reader), timeout=limit)
         except asyncio.TimeoutError:
             overdue = True  # the runner did not stop at its own --timeout: it is stuck
-            _kill(runner)
+            await _kill(slot, runner)
             await reader
     except asyncio.CancelledError:
         cancelled = True  # `queue cancel`: the runner stops at its next step boundary
         runner.interrupt()
-        await _until_done(reader, runner)
+        await _until_done(reader, slot, runner)
     code = await loop.run_in_executor(None, runner.wait)
     slot.tell_reaper(f"-{runner.proc.pid}")
     with slot.lock:
@@ -286,19 +320,34 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _kill(runner: RunnerProcess) -> None:
+def stop_now(slot: Slot, runner: RunnerProcess) -> None:
+    """Stop the runner at once. In the container: a second SIGINT, on which `container run` kills and removes
+    its container (a SIGKILL to it would leave the container running); past its stop timeout, the SIGKILL."""
+    if slot.container is not None:
+        runner.interrupt()
+        time.sleep(0.2)  # two signals at once may reach it as one
+        runner.interrupt()
+        try:
+            runner.proc.wait(timeout=slot.container.stop_timeout_s)
+            return
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(runner.proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-async def _until_done(reader: asyncio.Future, runner: RunnerProcess, grace: float = 30.0) -> None:
+async def _kill(slot: Slot, runner: RunnerProcess) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, stop_now, slot, runner)
+
+
+async def _until_done(reader: asyncio.Future, slot: Slot, runner: RunnerProcess, grace: float = 30.0) -> None:
     """Wait for a runner asked to stop; a second cancellation or the grace period kills it."""
     try:
         await asyncio.wait_for(asyncio.shield(reader), timeout=grace)
     except (asyncio.TimeoutError, asyncio.CancelledError):
-        _kill(runner)
+        await _kill(slot, runner)
         await reader
 
 

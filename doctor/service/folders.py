@@ -22,8 +22,11 @@ def jobs_root(config: dict[str, Any]) -> Path:
     return locations.expand(configured) if configured else locations.data_dir() / "service" / "jobs"
 
 
-def job_dir(config: dict[str, Any], job_id: int) -> Path:
-    return jobs_root(config) / str(int(job_id))
+def job_dir(config: dict[str, Any], job_id: int, instance: str) -> Path:
+    """Job `job_id` of the database whose instance id is `instance` (`store.instance`; job ids restart in every
+    database)."""
+    root = jobs_root(config)
+    return (root / instance if instance else root) / str(int(job_id))
 
 
 def uploads_root(config: dict[str, Any]) -> Path:

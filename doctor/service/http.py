@@ -28,7 +28,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from doctor.service import folders, inputs, outcomes, store, submit
-from runner.errors import BadInput
+from runner.errors import BadInput, RunError
 
 OPEN_PATHS = ("/", "/docs", "/openapi.json", "/docs/oauth2-redirect")
 
@@ -94,8 +94,10 @@ def _argv(body: JobRequest, config: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _bad(exc: BadInput) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "remedy": exc.remedy, "exit_code": int(exc.code)}, status_code=400)
+def _bad(exc: RunError) -> JSONResponse:
+    """A refused request: 400 for a bad one, 503 when the server's own model folder is missing (exit 3)."""
+    status = 400 if isinstance(exc, BadInput) else 503
+    return JSONResponse({"error": exc.message, "remedy": exc.remedy, "exit_code": int(exc.code)}, status_code=status)
 
 
 def _job_or_404(url: str, job_id: int) -> dict[str, Any] | JSONResponse:
@@ -105,13 +107,13 @@ def _job_or_404(url: str, job_id: int) -> dict[str, Any] | JSONResponse:
     return job
 
 
-def song_path(config: dict[str, Any], job: dict[str, Any]) -> Path | None:
+def song_path(config: dict[str, Any], job: dict[str, Any], instance: str) -> Path | None:
     """The job's song, if it lies inside the folder of the job that made it (itself, or the job it was
     answered from by the cache)."""
     if job["state"] not in ("succeeded", outcomes.CACHED) or not job["output"]:
         return None
     owner = job["cached_from"] or job["id"]
-    folder = Path(os.path.realpath(folders.job_dir(config, owner)))
+    folder = Path(os.path.realpath(folders.job_dir(config, owner, instance)))
     real = Path(os.path.realpath(job["output"]))
     return real if real.is_relative_to(folder) and real.is_file() else None
 
@@ -119,6 +121,7 @@ def song_path(config: dict[str, Any], job: dict[str, Any]) -> Path | None:
 def create_app(url: str, config: dict[str, Any], token: str | None) -> FastAPI:
     app = FastAPI(title="drdoctor", description="Song jobs: submit, follow, cancel, listen.",
                   version=__import__("doctor").__version__)
+    instance = store.instance(url)  # which database: part of its job folders' paths
 
     @app.middleware("http")
     async def authorize(request: HttpRequest, call_next: Any) -> Any:
@@ -140,7 +143,7 @@ def create_app(url: str, config: dict[str, Any], token: str | None) -> FastAPI:
         try:
             argv = _argv(body, config)
             done = submit.submit(url, argv, body.count, attempts=body.attempts, config=config)
-        except BadInput as exc:
+        except RunError as exc:
             return _bad(exc)
         return {"jobs": [{"id": s.job_id, "seed": s.seed, "cached": s.cached, "existing": s.existing} for s in done]}
 
@@ -184,7 +187,7 @@ def create_app(url: str, config: dict[str, Any], token: str | None) -> FastAPI:
         job = _job_or_404(url, job_id)
         if isinstance(job, JSONResponse):
             return job
-        path = song_path(config, job)
+        path = song_path(config, job, instance)
         if path is None:
             return JSONResponse({"error": f"job {job_id} has no song ({job['state']})"}, status_code=404)
         return FileResponse(path, media_type="audio/wav", filename=f"job-{job_id}.wav")

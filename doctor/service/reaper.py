@@ -4,7 +4,8 @@ The runner runs in a session of its own (so a terminal's Ctrl-C reaches only drd
 it outlives a worker killed with SIGKILL and would go on writing while another worker retries the job.
 The worker starts this small process with a pipe and writes `+PGID` / `-PGID` lines as runners start and
 end; when the pipe closes without `bye` (the worker died), each runner left gets SIGINT (it stops at a
-step boundary, keeping what it can resume from), then SIGKILL after a grace period.
+step boundary, keeping what it can resume from), then SIGKILL after a grace period (`--grace S`: longer for a
+container worker, whose launcher stops and removes its container on that SIGINT).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def stop_groups(groups: set[int], grace: float = GRACE_S) -> None:
                 pass
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    grace = float(argv[argv.index("--grace") + 1]) if "--grace" in argv else GRACE_S
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C to the worker's group is the worker's business
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     groups: set[int] = set()
@@ -52,9 +54,9 @@ def main() -> int:
             return 0
         if line[:1] in "+-" and line[1:].isdigit():
             (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
-    stop_groups(groups)
+    stop_groups(groups, grace)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -36,6 +36,19 @@ def connect(url: str) -> psycopg.Connection:
         raise StoreError(f"cannot reach the job database {redact(url)}: {redact(str(exc).strip())}") from None
 
 
+def instance(url: str) -> str:
+    """The database's instance id (schema.INSTANCE): part of every job folder's path."""
+    with connect(url) as conn:
+        row = conn.execute("SELECT version FROM drdoctor_schema WHERE name = 'instance'").fetchone()
+    return row["version"] if row else ""
+
+
+def job_dir(url: str, config: dict[str, Any], job_id: int) -> Path:
+    from doctor.service import folders
+
+    return folders.job_dir(config, job_id, instance(url))
+
+
 def procrastinate_app(url: str) -> Any:
     """One opened (synchronous) Procrastinate app per database URL, for deferring and cancelling."""
     with _apps_lock:

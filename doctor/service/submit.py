@@ -11,6 +11,7 @@ from typing import Any
 
 from doctor.commands.generate import runner_args
 from doctor.service import cache, store
+from runner import request_files
 from runner.errors import BadInput
 from runner.request import Request, parse, path_options
 
@@ -76,7 +77,8 @@ def _without_seed(argv: list[str]) -> list[str]:
 
 def requests(argv: list[str], count: int = 1, cwd: Path | None = None,
              config: dict[str, Any] | None = None) -> list[tuple[list[str], Request]]:
-    """(runner argv, Request) for each job: seeds s, s+1, ... Raises BadInput with the runner's message.
+    """(runner argv, Request) for each job: seeds s, s+1, ... Raises BadInput (or EnvironmentProblem: no model
+    folder) with the runner's message.
 
     The request is checked as a worker would run it (generate's builder fills the checkout and models from
     the config); the argv kept for the job is the user's, so each worker fills in its own host's folders."""
@@ -88,7 +90,8 @@ def requests(argv: list[str], count: int = 1, cwd: Path | None = None,
         raise BadInput(f"--count {count}: must be at least 1", "e.g. --count 4 for seeds s .. s+3")
     argv = absolute_argv(argv, cwd)
     first, _given_names = parse(runner_args(argv, config or {}))  # the runner's own checks; a missing --seed is drawn once
-    for name in cache.INPUT_FILES + ("bundle", "models", "diffrhythm", "style_from"):
+    request_files.check(first)  # the files as the runner's preflight judges them
+    for name in ("style_embedding", "models", "style_from"):  # the rest a worker reads, and the cache key hashes
         value = getattr(first, name)
         if value and not os.path.exists(value):
             raise BadInput(f"{value} does not exist (--{name.replace('_', '-')})",

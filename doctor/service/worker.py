@@ -28,8 +28,8 @@ from procrastinate import exceptions as pexc
 from procrastinate import job_context, jobs, retry
 from procrastinate import worker as pworker
 
-from doctor.service import outcomes
-from doctor.service.attempt import Requeue, Slot, run_attempt
+from doctor.service import outcomes, reaper
+from doctor.service.attempt import Requeue, Slot, run_attempt, stop_now
 from doctor.service.database import redact
 from doctor.service.store import QUEUE, TASK
 
@@ -61,6 +61,13 @@ def connection_lost(exc: BaseException) -> bool:
 
     cause = exc.__cause__ if isinstance(exc, pexc.ConnectorException) else exc
     return isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout, OSError))
+
+
+def taken_meanwhile(exc: pexc.ConnectorException) -> bool:
+    """Procrastinate refused to finish or retry a job that is no longer "doing": another worker's sweep (or a retry)
+    changed it first. Its message is on the psycopg error the ConnectorException wraps."""
+    text = f"{exc} {exc.__cause__}"
+    return 'not in "doing"' in text or "invalid status" in text
 
 
 class Database:
@@ -161,7 +168,16 @@ class ServiceWorker(pworker.Worker):
             await asyncio.sleep(0.5)
 
     async def _persist_job_status(self, **kwargs: Any) -> None:
-        await self.db.patiently("job status", super()._persist_job_status, **kwargs)
+        try:
+            await self.db.patiently("job status", super()._persist_job_status, **kwargs)
+        except pexc.ConnectorException as exc:
+            if not taken_meanwhile(exc):
+                raise
+            # a sweep judged this worker dead meanwhile (its heartbeat was stuck behind the outage) and the job
+            # went back to the queue: its next attempt decides it; this worker goes on
+            job = kwargs["job"]
+            self._job_ids_to_abort.pop(job.id, None)
+            log.warning("job %s was handed to another worker while this one was away: its status is theirs", job.id)
 
     async def _shutdown(self, side_tasks: list[asyncio.Task[Any]]) -> None:
         manager = self.app.job_manager
@@ -205,8 +221,9 @@ async def sweep_stalled(app: procrastinate.App, db: Database, stall_timeout_s: f
                 await app.job_manager.retry_job(job)
                 done.append((job.id, "retried"))
         except pexc.ConnectorException as exc:
-            if "not in \"doing\" status" not in str(exc) and "invalid status" not in str(exc):
-                raise  # another worker's sweep got there first otherwise
+            if not taken_meanwhile(exc):
+                raise
+            continue  # another worker's sweep got there first
         log.warning("job %s: worker %s stopped heartbeating -> %s", job.id, job.worker_id, done[-1][1] if done else "-")
     await app.job_manager.prune_stalled_workers(stall_timeout_s)  # their jobs are requeued: forget them
     return done
@@ -225,9 +242,9 @@ def make_app(url: str, slot: Slot | None = None, db_holder: list[Database] | Non
     return app
 
 
-def start_reaper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "doctor.service.reaper"], stdin=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def start_reaper(grace_s: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "doctor.service.reaper", "--grace", f"{grace_s:g}"],
+                            stdin=subprocess.PIPE, text=True, start_new_session=True)
 
 
 async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
@@ -236,7 +253,8 @@ async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
     stops now (the job is then retried by the stall sweep of another worker)."""
     holder: list[Database] = []
     app = make_app(url, slot, holder)
-    slot.reaper = start_reaper()
+    # a container's launcher stops its container within its stop timeout: the reaper must not kill it sooner
+    slot.reaper = start_reaper(reaper.GRACE_S + (slot.container.stop_timeout_s if slot.container else 0.0))
     loop = asyncio.get_running_loop()
     async with app.open_async():
         db = Database(app)
@@ -261,10 +279,7 @@ async def serve_forever(url: str, slot: Slot, heartbeat_s: float = HEARTBEAT_S,
                 log.warning("stopping now")
                 with slot.lock:
                     if slot.runner is not None:
-                        try:
-                            os.killpg(slot.runner.proc.pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+                        stop_now(slot, slot.runner)
                 slot.tell_reaper("bye")
                 os._exit(143)
 

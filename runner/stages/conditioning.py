@@ -6,7 +6,7 @@ import torch
 
 from runner import artifacts
 from runner.components import BASE_MAX_FRAMES, Components
-from runner.errors import BadInput, EnvironmentProblem
+from runner.errors import EnvironmentProblem
 from runner.lyrics_timing import is_untimed
 from runner.stages.state import Plan, Run
 from runner.timefmt import format_seconds, format_span
@@ -25,9 +25,6 @@ def lyrics(run: Run, plan: Plan, comps: Components) -> torch.Tensor:
             parsed = parse_lrc(time_untimed_lyrics(run, plan, comps, text) if is_untimed(text) else text)
             for issue in parsed.skipped:
                 run.warn("lyrics", f"LRC line {issue.lineno} skipped: {issue.message}")
-            if not parsed.lines:
-                raise BadInput(f"no timed line could be read from {run.request.lyrics}",
-                               "each line needs a time stamp like [00:12.34] then the words")
             lines = parsed.lines
         row = build_token_row(lines, comps.tokenize, plan.length_s, plan.max_frames, source)
         for message in row.warnings:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
+from runner import request_files
 from runner.components import LATENT_CHANNELS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from runner.disk_space import mib
 from runner.errors import BadInput, EnvironmentProblem
-from runner.lyrics_timing import refuse_mixed
 from runner.precision import Precision, choose_dtype, cpu_flags
 from runner.request import Request
 from runner.song_plan import SongPlan, plan_song
@@ -78,16 +78,6 @@ def _lengths(request: Request, song_s: float | None = None) -> tuple[int, float,
     return max_frames, length, max(1, end_frame_for(length, max_frames))
 
 
-def _readable(path_text: str, what: str) -> Path:
-    path = Path(path_text)
-    if not path.is_file():
-        raise BadInput(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file",
-                       f"give the path of the {what}")
-    if not os.access(path, os.R_OK):
-        raise BadInput(f"{what} {path} cannot be read (permissions)", f"make {path} readable")
-    return path
-
-
 def _writable_folder(folder: Path, what: str) -> None:
     if not folder.is_dir():
         raise BadInput(f"{what} folder {folder} does not exist", f"create {folder} or choose another path")
@@ -111,35 +101,10 @@ def _disk_check(run: Run, folder: Path, need: int, what: str) -> None:
                                  f"{mib(need)} needed for the {name}", f"free space in {folder}")
 
 
-def _lyrics_text(r: Request) -> str | None:
-    if not r.lyrics:
-        return None
-    path = _readable(r.lyrics, "lyrics file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"lyrics file {path} is not UTF-8 text (byte {exc.start})",
-                       "save the .lrc file as UTF-8") from None
-    refuse_mixed(text, f"lyrics file {path}")
-    return text
-
-
 def preflight(run: Run) -> Plan:
     r = run.request
     with run.stage("preflight"):
-        if r.bundle:
-            if not Path(r.bundle).is_dir():
-                raise EnvironmentProblem(f"bundle folder {r.bundle} does not exist",
-                                         "build it: python -m runner.bundle build DIR")
-        elif not Path(r.diffrhythm or "").is_dir():
-            raise EnvironmentProblem(f"DiffRhythm checkout {r.diffrhythm} does not exist",
-                                     "give --diffrhythm the checkout folder (or run `drdoctor fix`)")
-        if not (r.style or r.ref_audio or r.style_embedding or r.style_from or r.resume):
-            raise BadInput("no style given", "give --style TEXT, --ref-audio CLIP, --style-embedding FILE "
-                           "or --style-from RUN_DIR")
-        lyrics_text = _lyrics_text(r)
-        if r.ref_audio:
-            _readable(r.ref_audio, "reference clip")
+        lyrics_text = request_files.check(r)  # the rules the service applies at submit too
         resume = resume_point(run.folder) if r.resume else None
         reused = None if resume else reused_style(r)
         song_s = None if resume else _song_seconds(r)
@@ -174,11 +139,8 @@ def preflight(run: Run) -> Plan:
 def _song_seconds(r: Request) -> float | None:
     from runner.clip import audio_seconds
 
-    if not (r.edit or r.continue_song):
-        return None
-    path, what = (r.edit, "song to edit") if r.edit else (r.continue_song, "song to continue")
-    _readable(path, what)
-    return audio_seconds(path, what)
+    found = request_files.song_file(r)
+    return None if found is None else audio_seconds(*found)
 
 
 def _batch_passes(run: Run, device: torch.device, dtype: str, frames: int) -> tuple[int, ...]:

@@ -173,8 +173,8 @@ def test_lyrics_problems(run_runner, tmp_path):
     assert missing.code == 2 and missing.error["stage"] == "preflight"
     empty = tmp_path / "empty.lrc"
     empty.write_text("[verse]\n[ar: x]\n")  # no time stamp and no words (words alone are timed: untimed lyrics)
-    r = run_runner("--lyrics", str(empty))
-    assert r.code == 2 and r.error["stage"] == "lyrics"
+    r = run_runner("--lyrics", str(empty))  # judged before the model loads (runner/request_files.py)
+    assert r.code == 2 and r.error["stage"] == "preflight" and "no timed line" in r.error["message"]
     latin1 = tmp_path / "latin1.lrc"
     latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
     r = run_runner("--lyrics", str(latin1))

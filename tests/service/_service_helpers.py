@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+# each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
+SHORT_NO_STYLE = ["--length", "3", "--steps", "4"]
 HEARTBEAT_S = 0.5
 STALL_TIMEOUT_S = 3.0  # the documented stall timeout these tests run under
 
@@ -30,7 +32,7 @@ def job_when(url: str, job_id: int, done: Callable[[dict[str, Any]], bool], time
         job = store.get_job(url, job_id, with_request=True)
         return job if job is not None and done(job) else None
 
-    return wait_for(check, timeout, what, every=0.2)
+    return wait_for(check, timeout, what, every=0.1)
 
 
 def ended(job: dict[str, Any]) -> bool:
@@ -81,14 +83,24 @@ class Proc:
         return self.proc.returncode
 
 
-def start_workers(env: dict[str, str], logs: Path, *names: str) -> list[Proc]:
-    """Started together, then waited for (each says "ready" once it has its database)."""
-    workers = [Proc([sys.executable, "-m", "doctor", "worker", "--cpu", "--heartbeat", str(HEARTBEAT_S),
-                     "--stall-timeout", str(STALL_TIMEOUT_S), "--poll", "0.5"], env, logs / f"{name}.log")
-               for name in names]
-    for name, worker in zip(names, workers):
-        wait_for(lambda w=worker: "ready" in w.text() or not w.alive(), 30, f"worker {name} to start")
+def launch_workers(env: dict[str, str], logs: Path, *names: str) -> list[Proc]:
+    """Started, not waited for (`wait_ready`): a test goes on while they import and connect."""
+    return [Proc([sys.executable, "-m", "doctor", "worker", "--cpu", "--heartbeat", str(HEARTBEAT_S),
+                  "--stall-timeout", str(STALL_TIMEOUT_S), "--poll", "0.2"], env, logs / f"{name}.log")
+            for name in names]
+
+
+def wait_ready(*workers: Proc) -> None:
+    """Each worker says "ready" once it has its database."""
+    for worker in workers:
+        wait_for(lambda w=worker: "ready" in w.text() or not w.alive(), 30, f"worker {worker.log.stem} to start")
         assert worker.alive(), worker.text()
+
+
+def start_workers(env: dict[str, str], logs: Path, *names: str) -> list[Proc]:
+    """Started together, then waited for."""
+    workers = launch_workers(env, logs, *names)
+    wait_ready(*workers)
     return workers
 
 
@@ -97,7 +109,14 @@ def start_worker(env: dict[str, str], logs: Path, name: str) -> Proc:
 
 
 def start_server(env: dict[str, str], logs: Path, name: str, *extra: str) -> tuple[Proc, str]:
-    server = Proc([sys.executable, "-m", "doctor", "serve", "--port", "0", *extra], env, logs / f"{name}.log")
+    return server_address(launch_server(env, logs, name, *extra))
+
+
+def launch_server(env: dict[str, str], logs: Path, name: str, *extra: str) -> Proc:
+    return Proc([sys.executable, "-m", "doctor", "serve", "--port", "0", *extra], env, logs / f"{name}.log")
+
+
+def server_address(server: Proc) -> tuple[Proc, str]:
     found = wait_for(lambda: re.search(r"listening on (http://\S+/)", server.text()) or not server.alive(), 30,
                      "the server to listen")
     assert server.alive(), server.text()
@@ -157,3 +176,30 @@ def pid_alive(pid: int) -> bool:
         return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except OSError:
         return False
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A database of its own in the session's embedded server (its conninfo): workers on it serve only its jobs."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return psycopg.conninfo.make_conninfo(server_url, dbname=name)
+
+
+def drop_databases(server_url: str, names: list[str]) -> None:
+    """Dropped, and a checkpoint taken: a new database's pages would otherwise make the next shutdown of the shared
+    server (the restart test) several seconds slower, an outage longer than the tests' stall timeout."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute("CHECKPOINT")
+
+
+def runner_environment(pid: int) -> dict[str, str]:
+    """The environment a running process was started with (/proc/PID/environ)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)

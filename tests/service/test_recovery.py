@@ -19,7 +19,7 @@ from _service_helpers import (
     wav_seconds,
 )
 
-from doctor.service import folders, store
+from doctor.service import store
 from doctor.service.database import embedded_folder, start_embedded, stop_embedded
 
 
@@ -61,7 +61,7 @@ def test_worker_killed_mid_sampling_is_retried_by_the_other_and_finishes_once(se
     assert str(survivor.pid) in second["worker"]
     assert second["resumed_from"] == first["run_dir"]  # the retry continued the dead worker's run folder
     assert not pid_alive(runner_pid), "the dead worker's runner must not go on writing"
-    folder = folders.job_dir(service.config, job_id)
+    folder = store.job_dir(service.url, service.config, job_id)
     assert sorted(p.name for p in folder.iterdir()) == ["runs", "song.wav"]
     assert len(list((folder / "runs").iterdir())) == 1
     assert abs(wav_seconds(folder / "song.wav") - 3.0) < 0.2
@@ -128,7 +128,7 @@ def test_cancel_of_a_running_job_stops_its_runner_and_a_retry_resumes_it(service
     assert not pid_alive(attempt["runner_pid"])
     run_dir = Path(job["run_dir"])
     assert (run_dir / "request.json").is_file()
-    assert not (folders.job_dir(service.config, job_id) / "song.wav").exists()
+    assert not (store.job_dir(service.url, service.config, job_id) / "song.wav").exists()
     retried = service.queue("retry", "--json", str(job_id))
     assert retried.returncode == 0, retried.stderr
     new_id = json.loads(retried.stdout)["id"]
@@ -145,13 +145,15 @@ def test_a_job_whose_worker_dies_past_its_attempts_ends_dead_and_is_listed(servi
     attempt = _sampling(service, job_id)
     victim = next(w for w in service.workers if str(w.pid) in attempt["worker"])
     os.kill(victim.pid, signal.SIGKILL)
+    victim.proc.wait(timeout=5)
+    service.replace_dead_workers(wait=False)  # it starts while the job waits out the stall timeout
     job = _final(service, job_id, timeout=STALL_TIMEOUT_S + 20)
     assert job["state"] == "dead" and "died 1 times" in job["message"]
     assert [a["outcome"] for a in job["attempt_rows"]] == ["died"]
     listed = service.queue("list", "--state", "dead")
     assert f"{job_id:>6}  dead" in listed.stdout
     assert not pid_alive(attempt["runner_pid"])
-    service.replace_dead_workers()
+    service.wait_ready()
 
 
 def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(service):
@@ -160,11 +162,12 @@ def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(
     first = next(w for w in service.workers if str(w.pid) in attempt["worker"])
     first.proc.send_signal(signal.SIGTERM)
     assert first.proc.wait(timeout=20) == 0  # it finished the step, handed the job back and stopped
+    service.replace_dead_workers(wait=False)
     job = _final(service, job_id, timeout=60)
     assert job["state"] == "succeeded"
     one, two = job["attempt_rows"]
     assert one["outcome"] == "requeued" and one["exit_code"] == 130 and two["resumed_from"] == one["run_dir"]
-    service.replace_dead_workers()
+    service.wait_ready()
 
     job_id = _add(service, "--steps", "12", "--fault", "slow:0.2", "--seed", "2007")
     attempt = _sampling(service, job_id)
@@ -173,7 +176,8 @@ def test_sigterm_requeues_the_running_job_and_a_second_stops_the_worker_at_once(
     time.sleep(0.05)
     second.proc.send_signal(signal.SIGTERM)
     assert second.proc.wait(timeout=5) == 143  # stopped now
+    service.replace_dead_workers(wait=False)
     assert wait_for(lambda: not pid_alive(attempt["runner_pid"]), 5, "its runner to be gone")
     job = _final(service, job_id, timeout=STALL_TIMEOUT_S + 40)  # the other worker's sweep retries it
     assert job["state"] == "succeeded" and job["attempt_rows"][0]["outcome"] in ("died", "requeued")
-    service.replace_dead_workers()
+    service.wait_ready()

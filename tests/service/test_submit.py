@@ -11,6 +11,7 @@ import pytest
 from doctor.service import outcomes
 from doctor.service.submit import requests
 from runner.errors import BadInput
+from runner.request import Request, problems
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,13 +46,22 @@ def test_a_random_seed_is_drawn_once_and_recorded(bundle):
     (["--cfg", "99"], "--cfg 99.0: outside 0..50"),
     (["--out", "x.wav"], "--out is not taken by a job"),
     (["--run-dir", "r"], "--run-dir is not taken by a job"),
-    (["--lyrics", "missing.lrc"], "missing.lrc does not exist (--lyrics)"),
+    (["--lyrics", "missing.lrc"], "lyrics file {tmp}/missing.lrc does not exist"),
     (["--no-such-option"], "bad arguments"),
 ])
 def test_bad_requests_are_refused_with_the_runners_message(tmp_path, bundle, argv, message):
     with pytest.raises(BadInput) as refused:
         requests(["--bundle", str(bundle), "--style", "x", *argv], cwd=tmp_path)
-    assert message in refused.value.message
+    assert message.format(tmp=tmp_path) in refused.value.message
+
+
+def test_no_style_is_a_problem_of_the_request_itself(bundle):
+    """The rule lives in the runner's `Request` validation: the form, the queue and the runner share it."""
+    assert [(field, exc.message) for field, exc in problems(Request(bundle=str(bundle)))] == [
+        ("style", "no style given")]
+    assert problems(Request(bundle=str(bundle), style_from="runs/earlier")) == []
+    with pytest.raises(BadInput, match="no style given"):
+        requests(["--bundle", str(bundle), "--length", "3"])
 
 
 def test_no_model_is_refused_unless_the_config_names_one(tmp_path):
@@ -68,7 +78,7 @@ def test_no_model_is_refused_unless_the_config_names_one(tmp_path):
 def test_the_readme_documents_the_outcome_table_the_service_uses():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The generation service", 1)[1].split("\n## ", 1)[0]
-    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", section, flags=re.M))
+    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", section, flags=re.MULTILINE))
     assert {int(code): name for code, name in rows.items()} == outcomes.OUTCOMES
     for special in (outcomes.DIED, outcomes.DEAD, outcomes.REQUEUED):
         assert f"`{special}`" in section

@@ -24,7 +24,7 @@ def _form_app(tmp_path, **kw) -> DrDoctorApp:
 def _runners_refusal(field: str, typed: str) -> str | None:
     """What the runner's own validation says of a request that differs from a good one in `field` only."""
     try:
-        validate(Request(bundle="b", **{field: float(typed) if field == "length" else int(typed)}))
+        validate(Request(bundle="b", style="pop", **{field: float(typed) if field == "length" else int(typed)}))
     except BadInput as exc:
         return exc.message
     return None
