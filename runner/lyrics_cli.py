@@ -54,15 +54,13 @@ def time_file(args: argparse.Namespace) -> str:
     from runner.components import BASE_MAX_FRAMES
     from runner.lyrics_timing import refuse_mixed, time_lyrics
     from runner.lrc import parse_lrc
+    from runner.request_files import lyrics_file_text
 
     path = Path(args.file)
     source = f"lyrics file {path}"
     if not path.is_file():
         raise BadInput(f"{source} does not exist", "give the path of a text file with one sung line per line")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{source} is not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None
+    text = lyrics_file_text(path)
     refuse_mixed(text, source)
     if parse_lrc(text).lines:
         raise BadInput(f"{source} already has time stamps", "pass it to --lyrics as it is")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from runner import textfile
 from runner.errors import BadInput, EnvironmentProblem
 from runner.lrc import parse_lrc
 from runner.lyrics_timing import is_untimed, refuse_mixed
@@ -24,6 +25,15 @@ def readable(path_text: str, what: str) -> Path:
     if not os.access(path, os.R_OK):
         raise BadInput(f"{what} {path} cannot be read (permissions)", f"make {path} readable")
     return path
+
+
+def lyrics_file_text(path: Path) -> str:
+    """A lyrics file in UTF-8, or UTF-16/32 with a byte-order mark (Notepad's "Unicode"); else BadInput naming
+    the byte, its line and column (runner.textfile, the one reader of a person's text files)."""
+    try:
+        return textfile.decode(path.read_bytes(), path).without_bom()
+    except textfile.Unreadable as exc:
+        raise BadInput(f"lyrics file {exc}", "save the lyrics file as UTF-8") from None
 
 
 def model_folder(request: Request) -> None:
@@ -42,11 +52,7 @@ def lyrics_text(request: Request) -> str | None:
     if not request.lyrics:
         return None
     path = readable(request.lyrics, "lyrics file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"lyrics file {path} is not UTF-8 text (byte {exc.start})",
-                       "save the .lrc file as UTF-8") from None
+    text = lyrics_file_text(path)
     refuse_mixed(text, f"lyrics file {path}")
     if not is_untimed(text) and not parse_lrc(text).lines:
         raise BadInput(f"no timed line could be read from {request.lyrics}",

@@ -178,7 +178,7 @@ def test_lyrics_problems(run_runner, tmp_path):
     latin1 = tmp_path / "latin1.lrc"
     latin1.write_bytes("[00:01.00] caf\xe9\n".encode("latin-1"))
     r = run_runner("--lyrics", str(latin1))
-    assert r.code == 2 and "UTF-8" in r.error["message"]
+    assert r.code == 2 and "byte 0xe9 at offset 14 (line 1, column 15)" in r.error["message"]
     late = tmp_path / "late.lrc"
     late.write_text("[00:20.00] late line one\n[00:25.50] late line two\n")
     r = run_runner("--lyrics", str(late), "--length", "3")  # not an instrumental with exit 0

@@ -291,8 +291,6 @@ class GenerateScreen(Screen):
         given = [what for wid, what in STYLE_SOURCES if value(wid)]
         if len(given) > 1:
             errors.append(("style", f"give one style source, not {' + '.join(given)}"))
-        if not given:
-            errors.append(("style", "give a text prompt or a reference clip (or an embedding file, or a run folder)"))
         errors.extend(e for e in self._request_errors() if e not in errors)
         return errors
 
