@@ -32,7 +32,8 @@ from runner.request import ACCEL as ACCEL_CHOICES  # noqa: F401 - the one list o
 # call's compile (measured 30-60 s at real size) is not won back
 AUTO_MIN_PARAMETERS = 100_000_000
 AUTO_MIN_STEPS = 8
-CFG_REUSE_EVERY = 2
+# the lossy opt-in levels: how often the unguided pass runs
+CFG_REUSE_EVERY = {"cfg-reuse": 2, "cfg-reuse-3": 3}
 
 
 @dataclass
@@ -122,9 +123,10 @@ def plan_acceleration(asked: str, device_type: str, dtype: torch.dtype, paramete
     was measured: eager there unless `--accel compile` is asked."""
     if asked == "off":
         return Accelerated(asked, reason="asked: eager")
-    if asked == "cfg-reuse":
-        return Accelerated(asked, compiled=True, guidance_every=CFG_REUSE_EVERY,
-                           reason=f"asked: compiled, the unguided pass every {CFG_REUSE_EVERY} steps (lossy)")
+    if asked in CFG_REUSE_EVERY:
+        every = CFG_REUSE_EVERY[asked]
+        return Accelerated(asked, compiled=True, guidance_every=every,
+                           reason=f"asked: compiled, the unguided pass every {every} steps (lossy)")
     if asked == "compile":
         return Accelerated(asked, compiled=True, reason="asked")
     if device_type != "cpu" or dtype != torch.bfloat16:

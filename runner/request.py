@@ -20,7 +20,7 @@ from runner.family import family
 DEVICES_HELP = "auto | cpu | cuda | cuda:INDEX"
 MODEL_ROLES = tuple(role.config_key for role in family().weights)  # the family data's weight roles
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-ACCEL = ("auto", "off", "compile", "cfg-reuse")  # runner.acceleration.ACCEL_CHOICES (torch-free here)
+ACCEL = ("auto", "off", "compile", "cfg-reuse", "cfg-reuse-3")  # runner.acceleration.ACCEL_CHOICES (torch-free here)
 
 # the limits `validate` enforces (the TUI's form shows `problems`, which applies them)
 STEPS_RANGE = (2, 1000)
@@ -147,7 +147,8 @@ def add_request_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup,
     p.add_argument("--device", default=None, help=described("--device", DEVICES_HELP))
     p.add_argument("--dtype", default=None, choices=DTYPES, help="precision (default auto: the device's best)")
     p.add_argument("--accel", default=None, choices=ACCEL,
-                   help="DiT speed-ups: auto (torch.compile where it pays), off, compile, cfg-reuse (faster, lossy, opt-in)")
+                   help="DiT speed-ups: auto (torch.compile where it pays), off, compile, cfg-reuse / cfg-reuse-3 (the unguided "
+                   "pass every 2nd / 3rd step: faster, lossy, opt-in)")
     p.add_argument("--chunked", dest="chunked", action="store_true", default=None, help="chunked VAE decode (default)")
     p.add_argument("--no-chunked", dest="chunked", action="store_false", help="decode the whole song at once")
     p.add_argument("--diffrhythm", metavar="DIR", help=described("--diffrhythm", "DiffRhythm checkout"))

@@ -9,7 +9,7 @@ Noise is drawn like upstream: `torch.manual_seed(seed)` right before `torch.rand
 A batch of N candidates samples N rows together (2N with guidance); row k (0-based) draws its noise
 with `torch.manual_seed(seed + k)`, so it equals a single run with seed + k up to float rounding and a
 batch can be split into smaller passes (seed + offset) without changing any candidate.
-`guidance_every` N > 1 (opt-in, lossy: `--accel cfg-reuse`) runs the unguided pass only on every N-th step
+`guidance_every` N > 1 (opt-in, lossy: `--accel cfg-reuse` / `cfg-reuse-3`) runs the unguided pass only on every N-th step
 and reuses the last guidance (pred - null) on the steps between, which then run the guided rows alone.
 """
 

@@ -153,11 +153,12 @@ def _batch_passes(run: Run, device: torch.device, dtype: str, frames: int) -> tu
     forced = r.fault_value("mem_available")
     available = int(float(forced)) if forced else free_memory(device.type, device.index)
     elem = torch.tensor([], dtype=DTYPES[dtype]).element_size()
-    plan = plan_batch(r.batch, net_size(r.bundle, r.diffrhythm), frames, elem, available, guided=r.cfg >= 1e-5)
+    plan = plan_batch(r.batch, net_size(r.bundle, r.diffrhythm), frames, elem, available, guided=r.cfg >= 1e-5,
+                      device_type=device.type)
     fits = len(plan.passes) == 1
     run.emitter.emit(
         "check", stage="preflight", name="batch_memory", ok=fits, value=plan.need, limit=available,
-        message=f"{r.batch} candidates need about {(plan.weights + plan.per_candidate * r.batch) / 2**20:.0f} MiB; "
+        message=f"{r.batch} candidates need about {plan.need_for(r.batch) / 2**20:.0f} MiB; "
         f"{'unknown' if available is None else f'{available / 2**20:.0f} MiB'} free"
         + ("" if fits else f": sampling in {len(plan.passes)} passes of {', '.join(map(str, plan.passes))}"),
         severity="warn", passes=list(plan.passes))

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from runner.acceleration import Accelerated, CompiledDiT, accelerate
-from runner.batchplan import NetSize, candidate_bytes, weight_bytes
+from runner.batchplan import NetSize, plan_batch
 from runner.checkout_import import import_model_code
 from runner.precision import choose_dtype, cpu_flags
 from runner.sampler import sample
@@ -75,6 +75,7 @@ VARIANTS = {
     "bf16-compile-nofreeze": Variant("bfloat16, torch.compile without freezing", accel="compile", freeze=False),
     "bf16-int8": Variant("int8 Linear (torchao dyn.), compiled", accel="int8"),
     "bf16-cfg-reuse": Variant("compiled, unguided pass every 2nd step [opt-in]", accel="cfg-reuse"),
+    "bf16-cfg-reuse-3": Variant("compiled, unguided pass every 3rd step [opt-in]", accel="cfg-reuse-3"),
     "fp32-int8-ao": Variant("int8 dynamic quantize_dynamic (fbgemm), eager", dtype="fp32", int8_ao=True),
     "fp32-compile": Variant("float32, torch.compile + freezing", dtype="fp32", accel="compile"),
     "bf16-two-calls": Variant("bfloat16, guidance as two calls", two_calls=True),
@@ -89,7 +90,8 @@ VARIANTS = {
                            separate_runs=True),
 }
 ROW_VARIANTS = {
-    "native": ["runner-fp32", "runner-bf16", "bf16-compile", "bf16-compile-warm", "bf16-cfg-reuse", "bf16-int8",
+    "native": ["runner-fp32", "runner-bf16", "bf16-compile", "bf16-compile-warm", "bf16-cfg-reuse", "bf16-cfg-reuse-3",
+               "bf16-int8",
                "upstream-fp16",
                "upstream-fp32", "fp32-compile", "fp32-int8-ao", "bf16-two-calls", "bf16-1-thread",
                "bf16-compile-nofreeze"],
@@ -232,6 +234,7 @@ def child(args: argparse.Namespace) -> None:
         torch.set_num_threads(v.threads)
     threads = torch.get_num_threads()
     root = Path(os.environ["DRDOCTOR_DIFFRHYTHM_ROOT"])
+    rss_start, _ = rss_now_and_peak()  # what a runner holds when preflight reads the free memory
     start = time.perf_counter()
     net, max_frames, cfm_cls = build_dit(root, args.frames, args.dim, args.depth)
     params = sum(p.numel() for p in net.parameters())
@@ -288,14 +291,14 @@ def child(args: argparse.Namespace) -> None:
             rel[ref] = float((latents - expect).norm() / expect.norm())
     elem = torch.tensor([], dtype=dtype).element_size()
     net_size = NetSize(net_dim(args), net_depth(args), 4, 32)
-    predicted = weight_bytes(net_size, elem) + candidate_bytes(net_size, args.frames, elem, guided=True)
+    predicted = plan_batch(1, net_size, args.frames, elem, None, True, device.type).need  # preflight's estimate
     result = {
         "variant": args.variant, "frames": args.frames, "params": params, "threads": threads,
         "build_s": round(build_s, 2), "first_step_s": round(times[0], 3),
         "step_s": mean_after(times, warm), "steps_timed": len(times) - warm,
         "cpu_first_s": round(cpu_times[0], 3), "cpu_step_s": mean_after(cpu_times, warm),
         "load_avg": os.getloadavg()[0],
-        "peak_rss": peak, "rss_before": rss_before, "predicted": predicted,
+        "peak_rss": peak, "rss_start": rss_start, "rss_before": rss_before, "predicted": predicted,
         "gpu_peak": torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
         "rel_fp32": rel.get("runner-fp32"), "rel_same": rel.get(f"runner-{v.dtype}"),
         "fallback": state.fallback, "warnings": warnings,
@@ -375,7 +378,7 @@ def run_row(args: argparse.Namespace, row: str, frames: int, names: list[str], o
 
 
 HEADER = (f"{'variant':24s} {'what':50s} {'first s':>8s} {'s/step':>8s} {'vs today':>8s} {'cpu-s/st':>8s} "
-          f"{'peak GiB':>8s} {'pred GiB':>8s} {'L2 vs fp32':>10s} {'L2 vs eager':>11s} {'load':>5s}")
+          f"{'peak GiB':>8s} {'used GiB':>8s} {'pred GiB':>8s} {'L2 vs fp32':>10s} {'L2 vs eager':>11s} {'load':>5s}")
 
 
 def show(folder: Path) -> None:
@@ -398,10 +401,12 @@ def format_row(name: str, r: dict, results: dict) -> str:
     ratio = f"{today_step / step:.2f}x" if today_step else "-"
     rel = lambda x: "-" if x is None else f"{x:.2e}"
     peak = (r["gpu_peak"] or r["peak_rss"]) / gib
+    # used: what the run added to a process that had imported torch (the free memory preflight splits by)
+    used = "-" if r["gpu_peak"] or "rss_start" not in r else f"{(r['peak_rss'] - r['rss_start']) / gib:8.2f}"
     cpu = r.get("cpu_step_s") or r.get("cpu_first_s")
     load = r.get("load_avg")
     return (f"{name:24s} {VARIANTS[name].what:50s} {r['first_step_s']:8.2f} {step:8.2f} {ratio:>8s} "
-            f"{'-' if cpu is None else f'{cpu:8.1f}':>8s} {peak:8.2f} {r['predicted'] / gib:8.2f} "
+            f"{'-' if cpu is None else f'{cpu:8.1f}':>8s} {peak:8.2f} {used:>8s} {r['predicted'] / gib:8.2f} "
             f"{rel(r['rel_fp32']):>10s} {rel(r['rel_same']):>11s} {'-' if load is None else f'{load:5.1f}':>5s}")
 
 

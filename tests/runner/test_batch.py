@@ -74,3 +74,16 @@ def test_every_candidate_failing_is_exit_4_with_no_files(run_runner, tmp_path):
 def test_batch_out_of_range_is_exit_2(run_runner):
     r = run_runner("--batch", "0")
     assert r.code == 2 and "--batch 0" in r.error["message"]
+
+
+def test_a_long_song_on_the_cpu_is_not_split_for_attention_scores_it_never_holds():
+    # upstream's DiT at its real size, the full model's 6144 frames (285 s), bfloat16, both guidance rows
+    from runner.batchplan import NetSize, candidate_bytes, plan_batch
+
+    net = NetSize(dim=2048, depth=16, ff_mult=4, heads=32)
+    cpu = [candidate_bytes(net, frames, 2, device_type="cpu") for frames in (2048, 6144)]
+    assert cpu[1] == 3 * cpu[0]  # linear in the frames: torch's CPU attention never holds heads x frames^2
+    assert candidate_bytes(net, 6144, 2, device_type="cuda") > 5 * cpu[1]  # counted where it may be held
+    free = 8 * 2**30  # a two-candidate 285 s batch used about 2 x 1.1 GiB above its 2 GiB of weights here
+    assert plan_batch(2, net, 6144, 2, free, device_type="cpu").passes == (2,)
+    assert len(plan_batch(2, net, 6144, 2, free, device_type="cuda").passes) == 2
