@@ -7,7 +7,7 @@ import math
 import torch
 
 from runner import artifacts
-from runner.acceleration import guidance_every, note_sampled
+from runner.acceleration import batched_guidance, guidance_every, note_sampled
 from runner.components import LATENT_CHANNELS, Components
 from runner.errors import InvalidOutput
 from runner.sampler import sample
@@ -48,7 +48,7 @@ def sample_stage(run: Run, plan: Plan, comps: Components, tokens: torch.Tensor, 
             parts.append(sample(
                 comps.transformer, cond, tokens, style, comps.negative_style,
                 torch.tensor([0.0]), torch.tensor([frames / plan.max_frames]), r.steps, r.cfg, r.seed + offset,
-                spans, on_step, batch=size, guidance_every=guidance_every(run),
+                spans, on_step, batch=size, guidance_every=guidance_every(run), batched_guidance=batched_guidance(run),
             ).cpu())
             offset += size
         note_sampled(run, comps.transformer)

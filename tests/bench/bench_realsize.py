@@ -66,10 +66,10 @@ class Variant:
 
 
 VARIANTS = {
-    "runner-fp32": Variant("runner, float32 eager (the reference)", dtype="fp32"),
+    "runner-fp32": Variant("float32 eager, one batch of two rows (the reference)", dtype="fp32"),
     "upstream-fp32": Variant("upstream CFM.sample, float32", path="upstream", dtype="fp32"),
     "upstream-fp16": Variant("upstream CFM.sample, model.half() (its CPU path)", path="upstream", dtype="fp16"),
-    "runner-bf16": Variant("runner today: bfloat16 eager (its AMX default)"),
+    "runner-bf16": Variant("bfloat16 eager, one batch (AMX default before --accel)"),
     "bf16-compile": Variant("bfloat16, torch.compile + freezing", accel="compile"),
     "bf16-compile-warm": Variant("same, second process: compiler cache warm", accel="compile"),
     "bf16-compile-nofreeze": Variant("bfloat16, torch.compile without freezing", accel="compile", freeze=False),
@@ -78,8 +78,8 @@ VARIANTS = {
     "bf16-cfg-reuse-3": Variant("compiled, unguided pass every 3rd step [opt-in]", accel="cfg-reuse-3"),
     "fp32-int8-ao": Variant("int8 dynamic quantize_dynamic (fbgemm), eager", dtype="fp32", int8_ao=True),
     "fp32-compile": Variant("float32, torch.compile + freezing", dtype="fp32", accel="compile"),
-    "bf16-two-calls": Variant("bfloat16, guidance as two calls", two_calls=True),
-    "fp32-two-calls": Variant("float32, guidance as two calls", dtype="fp32", two_calls=True),
+    "bf16-two-calls": Variant("bfloat16 eager, two calls (runner --accel off)", two_calls=True),
+    "fp32-two-calls": Variant("float32 eager, two calls (the runner on AVX2)", dtype="fp32", two_calls=True),
     "bf16-1-thread": Variant("bfloat16, 1 intra-op thread", threads=1),
     # GPU rows
     "runner-fp16": Variant("runner, float16 eager (its CUDA default)", dtype="fp16"),
@@ -90,7 +90,7 @@ VARIANTS = {
                            separate_runs=True),
 }
 ROW_VARIANTS = {
-    "native": ["runner-fp32", "runner-bf16", "bf16-compile", "bf16-compile-warm", "bf16-cfg-reuse", "bf16-cfg-reuse-3",
+    "native": ["runner-fp32", "fp32-two-calls", "runner-bf16", "bf16-compile", "bf16-compile-warm", "bf16-cfg-reuse", "bf16-cfg-reuse-3",
                "bf16-int8",
                "upstream-fp16",
                "upstream-fp32", "fp32-compile", "fp32-int8-ao", "bf16-two-calls", "bf16-1-thread",
