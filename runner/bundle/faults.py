@@ -20,9 +20,10 @@ ALL_FAULTS = NETWORK_FAULTS + VAE_FAULTS + FILE_FAULTS + RUN_FAULTS
 
 
 class FaultyDiT(nn.Module):
-    """nan_at:K -> NaN output from the K-th call (= step K with batched guidance);
-    nan_row:K -> NaN in row K (1-based) of every call: candidate K of a batch (its guided row);
-    collapse -> a velocity that drives x to exactly zero at t = 1; slow:S -> sleep S s per call."""
+    """nan_at:K -> NaN output from step K on; nan_row:K -> NaN in row K (1-based) of every call: candidate K
+    of a batch (its guided row); collapse -> a velocity that drives x to exactly zero at t = 1; slow:S -> sleep
+    S s a step. Steps are counted by the guided call (drop_text False), one a step whether the guidance rows
+    are batched in it or the unguided row is a call of its own."""
 
     def __init__(self, inner: nn.Module, nan_at: int | None, collapse: bool, slow: float, nan_row: int | None = None):
         super().__init__()
@@ -31,9 +32,10 @@ class FaultyDiT(nn.Module):
         self.calls = 0
 
     def forward(self, x, time, **kw):
-        self.calls += 1
-        if self.slow:
-            time_module_sleep(self.slow)
+        if not kw.get("drop_text", False):
+            self.calls += 1
+            if self.slow:
+                time_module_sleep(self.slow)
         if self.collapse:
             t = float(time.reshape(-1)[0])
             return -x / max(1.0 - t, 1e-6)
