@@ -3,8 +3,9 @@
 Our own implementation. Differences from upstream that are deliberate:
 - the time grid is float32 whatever the network dtype;
 - the state x is kept in float32; only the network runs in its own dtype (inputs are cast to it);
-- both guidance passes run as ONE forward of two rows (row 2: cond zeroed, token row zeroed,
-  negative style), which equals upstream's two calls up to float rounding.
+- both guidance passes can run as ONE forward of two rows (row 2: cond zeroed, token row zeroed,
+  negative style), which equals upstream's two calls up to float rounding; `batched_guidance=False` makes
+  them two calls, the runner's choice for an eager network on the CPU (runner.acceleration: measured faster).
 Noise is drawn like upstream: `torch.manual_seed(seed)` right before `torch.randn(frames, 64)`.
 A batch of N candidates samples N rows together (2N with guidance); row k (0-based) draws its noise
 with `torch.manual_seed(seed + k)`, so it equals a single run with seed + k up to float rounding and a
