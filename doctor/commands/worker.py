@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--cpu", action="store_true", help="run on the CPU (CUDA_VISIBLE_DEVICES empty)")
     p.add_argument("--container", action="store_true",
                    help="run each job in the container, as `drdoctor container run generate` does")
-    p.add_argument("--image", help="with --container: the image (default: [container] image, else drdoctor:cu118)")
+    from doctor.container.images import DEFAULT_IMAGE
+
+    p.add_argument("--image", help=f"with --container: the image (default: [container] image, else {DEFAULT_IMAGE})")
     p.add_argument("--docker-host", metavar="URL", help="with --container: the engine (default: DOCKER_HOST, ...)")
     p.add_argument("--stop-timeout", type=float, default=10.0, metavar="S",
                    help="with --container: after SIGINT, wait S s for the runner before killing the container")

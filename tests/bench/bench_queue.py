@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "service"))
+sys.path.insert(0, str(REPO / "tests"))  # waiting.py
 
 REAL_SONG_S = 60.0
 

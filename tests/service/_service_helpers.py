@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import wave
@@ -16,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from waiting import wait_for  # noqa: F401 - the service tests import it from here too
 
 REPO = Path(__file__).resolve().parents[2]
 # each job: a 3 s song in 4 steps on the bundle (the runner's import of torch dominates its time)
@@ -37,16 +38,6 @@ def job_when(url: str, job_id: int, done: Callable[[dict[str, Any]], bool], time
 
 def ended(job: dict[str, Any]) -> bool:
     return job["state"] not in ("queued", "running", "cancelling")
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @dataclass

@@ -210,7 +210,8 @@ async def test_cancel_mid_download_keeps_the_partial_and_the_next_install_contin
         screen = await planned(pilot)
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: (d := screen.state.downloads.get(VAE)) is not None and d.done >= (1 << 20),
-                         timeout=60)
+                         timeout=60, shown=lambda: "\n".join([text(app, "#install-parts"),
+                                                              *screen.query_one("#install-log Log").lines]))
         await pilot.press("escape")
         await wait_until(pilot, lambda: not screen.running and not screen.checking, timeout=60)
         await pilot.pause()

@@ -9,11 +9,12 @@ FIXTURE_ENV = {"PATH": "/nonexistent", "HOME": "/home/alice", "USER": "alice"}
 DATA = Path(__file__).parent / "data"
 
 
-async def wait_until(pilot, predicate, timeout: float = 30.0, step: float = 0.05) -> None:
+async def wait_until(pilot, predicate, timeout: float = 30.0, step: float = 0.05, shown=None) -> None:
+    """Wait for predicate(); on a timeout the error carries shown() (what the app showed), when given."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
+            raise AssertionError("timed out waiting for the app" + (f"; it showed:\n{shown()}" if shown else ""))
         await pilot.pause(step)
 
 
