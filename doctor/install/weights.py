@@ -10,6 +10,7 @@ Exit status: 0 everything in place, 3 the Hub cannot be reached, too little spac
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -94,7 +95,13 @@ def install_weights(family, cache: Path, events: Events, out: TextIO, *, verify:
 
 def main(argv: list[str] | None = None) -> int:
     from doctor.install.families import resolve_family
+    from runner import hub_env
     from runner.family import FamilyError
+
+    # Installing is the one act that must reach the Hub: an offline setting (HF_HUB_OFFLINE, or the
+    # TRANSFORMERS_OFFLINE huggingface_hub honours too) governs runs, not this step, which runs as its own
+    # process before huggingface_hub is imported
+    os.environ.update(dict.fromkeys(hub_env.VARIABLES, "0"))
 
     p = argparse.ArgumentParser(prog="python -m doctor.install.weights")
     p.add_argument("family")

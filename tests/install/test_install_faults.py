@@ -89,6 +89,15 @@ def test_bytes_that_do_not_match_are_refused_and_nothing_is_recorded(light, whee
     assert config["diffrhythm"]["python"]  # what did work is kept and recorded
 
 
+@pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_an_offline_setting_in_the_shell_does_not_stop_the_install_downloading(light, wheelhouse, variable):
+    family, env = light  # huggingface_hub reads either variable as "offline"; runs stay offline, installing not
+    done = drdoctor({**env, variable: "1"}, *install_args(wheelhouse))
+    assert done.returncode == 0, done.stdout
+    assert "offline mode is enabled" not in done.stdout
+    assert recorded(env)["models"]
+
+
 def test_hub_unreachable_says_so_and_records_nothing(light, wheelhouse, tmp_path):
     _, env = light
     import socket
