@@ -13,7 +13,9 @@ from doctor.findings import Finding, Status
 
 def install_command(facts: Facts, needs_torchaudio: bool = False) -> str:
     """The pip command that installs the build the table picks for this driver and GPU (with
-    `needs_torchaudio`: a release that has a torchaudio, and that torchaudio)."""
+    `needs_torchaudio`, or muq in the environment (it imports torchaudio, as the torch.reinstall fix
+    judges): a release that has a torchaudio, and that torchaudio)."""
+    needs_torchaudio = needs_torchaudio or "muq" in facts.python.packages
     g = facts.gpu
     capability = next((d.compute_capability for d in g.devices if d.compute_capability), None)
     choice = wheels.choose_variant(g.cuda_driver if g.driver_works else None, None, capability,

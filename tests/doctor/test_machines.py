@@ -70,7 +70,8 @@ def test_native_linux_with_an_old_driver_and_a_cu124_torch(tmp_path):
     match = finding(report, "torch.cuda_match")
     assert match.status.value == "fail" and match.fix == "torch.reinstall"
     assert "CUDA 12.4" in match.title and "CUDA 11.4" in match.title
-    assert "'torch==2.7.1+cu118' --index-url https://download.pytorch.org/whl/cu118" in match.detail
+    # muq is installed there: the advice keeps the torchaudio it imports
+    assert "'torch==2.7.1+cu118' 'torchaudio==2.7.1+cu118' --index-url https://download.pytorch.org/whl/cu118" in match.detail
     assert status(report, "torch.arch") == "ok"  # a T4 (7.5) is in the cu124 build's list
     assert status(report, "torch.torchaudio_pair") == "ok"
     assert status(report, "pkg.transformers") == "ok"
@@ -164,6 +165,16 @@ def test_a_newer_gpu_than_the_build_knows_fails_torch_arch(tmp_path):
     arch = finding(report, "torch.arch")
     assert arch.status.value == "fail" and "too new" in arch.title and "12.0" in arch.title
     assert "+cu129" in arch.detail  # the newest CUDA variant this driver runs that has sm_120 code
+
+
+def test_no_gpu_with_a_cuda_torch_beside_muq_is_told_the_cpu_build_muq_can_use(tmp_path):
+    # what `drdoctor install` builds on a CPU machine (PyPI's CUDA torch 2.11): a CPU build is smaller, but
+    # muq imports torchaudio, whose last release pairs with torch 2.11, so the advice must stay there
+    report = checkup(build_root(tmp_path / "m", "no_gpu"),
+                     make_venv(tmp_path / "venv", "default_index_torch_2.14", "muq_and_torchaudio_2.11"))
+    build = finding(report, "torch.build")
+    assert build.status.value == "info"
+    assert "'torch==2.11.0+cpu' 'torchaudio==2.11.0+cpu' --index-url https://download.pytorch.org/whl/cpu" in build.detail
 
 
 def test_no_gpu_at_all_with_a_default_index_cuda_wheel(tmp_path):
